@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from torch.utils.data import Sampler
 
 from judgerl.core.config import StrictModel
@@ -79,7 +79,7 @@ class GRPOStage(StrictModel):
     epochs: float = Field(1.0, gt=0)
     batch_size: int = Field(16, ge=1)
     grad_accum: int = Field(1, ge=1)
-    steps_per_generation: int | None = Field(None, ge=1)
+    steps_per_generation: int | None = Field(None, ge=1, validate_default=True)
     warmup_ratio: float = Field(0.0, ge=0, lt=1)
     scheduler: str = "constant"
     weight_decay: float = Field(0.0, ge=0)
@@ -112,19 +112,28 @@ class GRPOStage(StrictModel):
         """Completions one process generates at a time: batch_size * steps_per_generation."""
         return self.batch_size * (self.steps_per_generation or self.grad_accum)
 
+    @field_validator("steps_per_generation")
+    @classmethod
+    def _pairs_fit_one_generation(cls, value: int | None, info: ValidationInfo) -> int | None:
+        # Checked on this field (the last of the batch keys) so that a recipe error names it.
+        data = info.data
+        if data.get("backend") != "trl" or not {"batch_size", "grad_accum", "num_generations"} <= set(data):
+            return value
+        spg = value or data["grad_accum"]
+        rows, group_pair = data["batch_size"] * spg, PAIR * data["num_generations"]
+        if rows % group_pair:
+            raise ValueError(
+                f"batch_size * steps_per_generation (default grad_accum) = {data['batch_size']} * {spg} = "
+                f"{rows} completions per process per generation must be a multiple of 2 * num_generations = "
+                f"{group_pair}, so that both answer orders of each item (num_generations completions each) "
+                f"land in one generation batch on one process; e.g. batch_size: {group_pair} or "
+                f"steps_per_generation: {group_pair // math.gcd(group_pair, data['batch_size'])}"
+            )
+        return value
+
     @model_validator(mode="after")
-    def _engine_constraints(self) -> GRPOStage:
+    def _verl_constraints(self) -> GRPOStage:
         if self.backend == "trl":
-            group_pair = PAIR * self.num_generations
-            if self.generation_rows_per_process % group_pair:
-                spg = self.steps_per_generation or self.grad_accum
-                raise ValueError(
-                    f"batch_size * steps_per_generation = {self.batch_size} * {spg} = "
-                    f"{self.generation_rows_per_process} completions per process per generation must be a "
-                    f"multiple of 2 * num_generations = {group_pair}, so that both answer orders of each item "
-                    f"(num_generations completions each) land in one generation batch on one process; e.g. "
-                    f"batch_size: {group_pair} or steps_per_generation: {group_pair // math.gcd(group_pair, self.batch_size)}"
-                )
             return self
         partner = [r["name"] for r in self.rewards if accepts_partners(parse_reward_specs([r])[0].fn)]
         problems = []
@@ -279,6 +288,19 @@ def curve_summary(history: Sequence[dict[str, Any]], key: str = "reward", window
     }
 
 
+def moving_average(values: Sequence[float], window: int) -> list[float]:
+    """Trailing mean over up to `window` points (shorter at the start).
+
+    >>> moving_average([1, 2, 3, 4], 2)
+    [1.0, 1.5, 2.5, 3.5]
+    """
+    out = []
+    for i in range(len(values)):
+        part = values[max(0, i - window + 1) : i + 1]
+        out.append(sum(part) / len(part))
+    return out
+
+
 def plot_reward_curve(
     history: Sequence[dict[str, Any]], path: str | Path, keys: Sequence[str], title: str = "GRPO reward"
 ) -> Path:
@@ -290,10 +312,15 @@ def plot_reward_curve(
 
     fig = Figure(figsize=(7, 4), dpi=100)
     ax = fig.add_subplot()
-    for key in keys:
+    for i, key in enumerate(keys):
         points = [(h["step"], h[key]) for h in history if key in h and h[key] is not None and "step" in h]
-        if points:
-            ax.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=key)
+        if not points:
+            continue
+        steps, values = [p[0] for p in points], [p[1] for p in points]
+        ax.plot(steps, values, marker=".", alpha=0.6 if i == 0 else 0.4, label=key)
+        if i == 0 and len(values) >= 6:
+            window = max(3, len(values) // 5)
+            ax.plot(steps, moving_average(values, window), color="black", label=f"{key} (mean of {window})")
     ax.set_xlabel("step")
     ax.set_ylabel("mean reward")
     ax.set_title(title)

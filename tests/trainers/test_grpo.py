@@ -11,6 +11,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from judgerl.core.errors import RecipeError
 from judgerl.core.jsonl import read_json
 from judgerl.core.samples import write_samples
 from judgerl.core.stage import StageContext
@@ -150,6 +151,11 @@ def test_grpo_trains_a_few_steps_with_both_orders_in_every_reward_call(tiny_setu
         assert truth[(sample_id, order)] == (label, strength)
         assert partners == 2  # num_generations completions of the other order
     assert (tmp_path / "grpo" / "trainer" / "checkpoint-2").is_dir()
+    assert (tmp_path / "grpo" / "trainer" / "checkpoint-3").is_dir()  # the final step is saved too
+    # a rerun of the stage (same folder, more steps) resumes from the last trainer checkpoint
+    longer = stage.model_copy(update={"max_steps": 4})
+    again = run_grpo(longer, StageContext("grpo", tmp_path / "grpo", seed=0, progress=False))
+    assert again.metrics["resumed_from"].endswith("checkpoint-3") and again.metrics["steps"] == 4
 
 
 @pytest.mark.slow
@@ -214,3 +220,12 @@ def test_grpo_under_torchrun_two_processes(tiny_setup, tmp_path: Path) -> None:
     assert [h["pairs_complete"] for h in history if "pairs_complete" in h] == [1.0, 1.0]
     assert all("rewards/consistency/mean" in h for h in history if "reward" in h)
     assert (tmp_path / "run" / "grpo" / "checkpoint" / "config.json").exists()
+
+
+def test_recipe_load_names_the_pairing_constraint() -> None:
+    recipe = load_recipe(REPO / "recipes" / "quickstart_grpo.yaml")
+    assert (
+        recipe.stages["grpo"].generation_rows_per_process % (2 * recipe.stages["grpo"].num_generations) == 0
+    )
+    with pytest.raises(RecipeError, match=r"stages\.grpo.*multiple of 2 \* num_generations = 16"):
+        load_recipe(REPO / "recipes" / "quickstart_grpo.yaml", ["stages.grpo.batch_size=13"])
