@@ -12,6 +12,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -87,6 +88,17 @@ def config_hash(recipe: Recipe, stage: str, hashes: dict[str, str]) -> str:
 def is_main_process() -> bool:
     """True on rank 0 (or without a launcher): only rank 0 writes manifests."""
     return os.environ.get("RANK", "0") == "0"
+
+
+def distributed_backend() -> str | None:
+    """The torch.distributed backend this process trained in ("gloo", "nccl"), or None without one.
+
+    Usage: manifest["distributed_backend"] = distributed_backend()
+    """
+    dist = sys.modules.get("torch.distributed")  # never imports torch for a stage that did not
+    if dist is None or not dist.is_available() or not dist.is_initialized():
+        return None
+    return str(dist.get_backend())
 
 
 def _selected(recipe: Recipe, only: str | None, from_stage: str | None) -> tuple[list[str], set[str]]:
@@ -267,9 +279,15 @@ def _execute(recipe: Recipe, name: str, manifest: dict[str, Any]) -> StageOutcom
         wall_seconds=round(time.time() - start, 1),
         world_size=int(os.environ.get("WORLD_SIZE", "1")),
         written_by_rank=int(os.environ.get("RANK", "0")),
+        distributed_backend=distributed_backend(),
     )
     if is_main_process():
         write_json(stage_dir / MANIFEST, manifest)
+    if manifest["world_size"] > 1:
+        log.info(
+            f"[{name}] rank {manifest['written_by_rank']} of world size {manifest['world_size']} "
+            f"({manifest['distributed_backend']})"
+        )
     log.info(f"[{name}] done in {manifest['wall_seconds']} s")
     return StageOutcome(name, "ran", manifest)
 
