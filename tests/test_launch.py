@@ -278,3 +278,17 @@ def test_paper_scale_chains_dry_run(name: str, tmp_path: Path) -> None:
     assert text.count("torch.distributed.run") == 3  # sft, critic, dpo
     _, missing = dry_run(load_recipe(REPO / "recipes" / "think_j" / name))
     assert any("sft_traces.jsonl" in p for p in missing)
+
+
+@pytest.mark.parametrize(
+    ("name", "command"), [("qwen2.5-7b-grpo", "torch.distributed.run"), ("qwen2.5-7b-grpo-verl", "")]
+)
+def test_paper_scale_grpo_recipes_dry_run(name: str, command: str) -> None:
+    recipe = load_recipe(REPO / "recipes" / "think_j" / f"{name}.yaml")
+    grpo = recipe.stages["grpo"]
+    assert (grpo.num_generations, grpo.lr, grpo.beta) == (8, pytest.approx(1e-6), 0.001)
+    assert grpo.backend == ("verl" if name.endswith("verl") else "trl")
+    text, problems = dry_run(recipe)
+    assert problems == [], problems
+    assert command in text.split("[grpo]")[1].split("\n\n")[0]
+    assert "input model: Qwen/Qwen2.5-7B-Instruct (hub id" in text and not recipe.run_dir.exists()

@@ -17,7 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import Field
+
+from judgerl.core.config import StrictModel
 from judgerl.core.errors import DataError
+from judgerl.core.jsonl import read_jsonl
+from judgerl.core.samples import read_samples
 from judgerl.core.types import JudgeSample
 from judgerl.data_prep.prompts import PromptSpec, render_messages
 
@@ -176,3 +181,77 @@ def pairs_complete(sample_ids: Sequence[Any], orders: Sequence[Any]) -> float:
     if not seen:
         return 1.0
     return sum(1 for o in seen.values() if set(ORDERS) <= o) / len(seen)
+
+
+class HardExamples(StrictModel):
+    """Train GRPO mostly on the items the judge gets wrong (`hard_examples:` of a grpo stage).
+
+    `predictions` is an eval stage's predictions.jsonl over the GRPO data (one row per judged
+    order: sample_id, correct). An item is hard when any judged order of it is wrong or
+    unparseable; `easy_per_hard` easy items (all judged orders right) are kept per hard item, drawn
+    with the run's seed, so the policy does not drift on what it already does well.
+
+    Usage: hard_examples: {predictions: ${stages.eval_train.predictions}, easy_per_hard: 1.0}
+    """
+
+    predictions: str
+    easy_per_hard: float = Field(1.0, ge=0)
+
+
+def select_hard_items(
+    samples: Sequence[JudgeSample],
+    predictions: Sequence[dict[str, Any]],
+    easy_per_hard: float = 1.0,
+    seed: int = 0,
+) -> tuple[list[JudgeSample], dict[str, int]]:
+    """The hard items of `samples` plus `easy_per_hard` easy ones per hard item; and the counts.
+
+    Items that no prediction row names cannot be classified: they are left out and counted as
+    `not_judged` (a caller logs the counts; nothing is dropped silently).
+
+    >>> a = JudgeSample("x", "t", [{"role": "user", "content": "1+1?"}], "2", "3", "a", -1)
+    >>> b = JudgeSample("y", "t", [{"role": "user", "content": "1+2?"}], "3", "4", "a", -1)
+    >>> kept, counts = select_hard_items([a, b], [{"sample_id": "x", "correct": False}], 1.0)
+    >>> [s.id for s in kept], counts
+    (['x'], {'items': 2, 'hard': 1, 'easy': 0, 'easy_kept': 0, 'not_judged': 1})
+    """
+    correct: dict[str, bool] = {}
+    for i, row in enumerate(predictions):
+        if "sample_id" not in row or not isinstance(row.get("correct"), bool):
+            raise DataError(f"hard_examples.predictions row {i}: needs 'sample_id' and a boolean 'correct'")
+        sid = str(row["sample_id"])
+        correct[sid] = correct.get(sid, True) and row["correct"]
+    ids = list(dict.fromkeys(s.id for s in samples))
+    hard = {i for i in ids if correct.get(i) is False}
+    easy = [i for i in ids if correct.get(i) is True]
+    n_easy = min(len(easy), round(easy_per_hard * len(hard)))
+    keep = hard | set(random.Random(seed).sample(easy, n_easy))
+    counts = {
+        "items": len(ids),
+        "hard": len(hard),
+        "easy": len(easy),
+        "easy_kept": n_easy,
+        "not_judged": sum(1 for i in ids if i not in correct),
+    }
+    return [s for s in samples if s.id in keep], counts
+
+
+def load_grpo_samples(
+    data: str, hard_examples: HardExamples | None = None, seed: int = 0
+) -> tuple[list[JudgeSample], dict[str, int]]:
+    """Read a GRPO stage's samples, keeping the hard-example selection when one is configured.
+
+    Usage: samples, counts = load_grpo_samples(stage.data, stage.hard_examples, ctx.seed)
+    """
+    samples = read_samples(data)
+    if hard_examples is None:
+        return samples, {}
+    kept, counts = select_hard_items(
+        samples, read_jsonl(hard_examples.predictions), hard_examples.easy_per_hard, seed
+    )
+    if not kept:
+        raise DataError(
+            f"hard_examples: no item of {data} is judged in {hard_examples.predictions} "
+            f"({counts['not_judged']} of {counts['items']} not judged); is it the eval of the same data?"
+        )
+    return kept, counts

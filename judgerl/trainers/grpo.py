@@ -34,9 +34,15 @@ from judgerl.core.config import StrictModel
 from judgerl.core.errors import StageError
 from judgerl.core.jsonl import atomic_path, write_json
 from judgerl.core.logging import get_logger
-from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext, StageResult
-from judgerl.data_prep.grpo_data import PAIR, drop_long_pairs, grpo_rows, pairs_complete
+from judgerl.data_prep.grpo_data import (
+    PAIR,
+    HardExamples,
+    drop_long_pairs,
+    grpo_rows,
+    load_grpo_samples,
+    pairs_complete,
+)
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.rewards.registry import accepts_partners, parse_reward_specs
 from judgerl.trainers.common import LoraSpec, device_args, last_trainer_checkpoint
@@ -60,6 +66,7 @@ class GRPOStage(StrictModel):
     backend: Literal["trl", "verl"] = "trl"
     model: str
     data: str
+    hard_examples: HardExamples | None = None
     prompt: PromptSpec | None = None
     rewards: list[dict[str, Any]] = Field(default_factory=lambda: [dict(r) for r in DEFAULT_REWARDS])
     num_generations: int = Field(8, ge=2)
@@ -100,6 +107,19 @@ class GRPOStage(StrictModel):
     vllm_tensor_parallel_size: int = Field(1, ge=1)
     log_completions: bool = False
     verl: VerlSpec = Field(default_factory=VerlSpec)
+
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _training_engine(cls, value: Any) -> Any:
+        if value in ("hf", "vllm", "speculative", "judge"):
+            raise ValueError(
+                f"backend picks the training engine (trl or verl), not a generation backend: GRPO "
+                f"generates its rollouts inside TRL's GRPOTrainer (or verl's rollout), which samples "
+                f"at temperature > 0 in batches, so {value!r} cannot be used here (AutoJudge "
+                "speculative/judge decoding is greedy, one prompt at a time); for vLLM rollouts set "
+                "use_vllm: true"
+            )
+        return value
 
     @field_validator("rewards", mode="before")
     @classmethod
@@ -414,7 +434,9 @@ def _run_trl(stage: GRPOStage, ctx: StageContext) -> StageResult:
     from judgerl.rewards.adapters import to_trl
 
     spec = stage.prompt or PromptSpec()
-    samples = read_samples(stage.data)
+    samples, selection = load_grpo_samples(stage.data, stage.hard_examples, ctx.seed)
+    if selection:
+        log.info(f"grpo: hard examples {selection}")
     built = grpo_rows(samples, spec, seed=ctx.seed)
     skipped = list(built.skipped)
     model, tokenizer = load_model_and_tokenizer(stage.model, dtype="auto")
@@ -461,6 +483,7 @@ def _run_trl(stage: GRPOStage, ctx: StageContext) -> StageResult:
     metrics = {
         "train_prompts": len(rows),
         "skipped": len(skipped),
+        **({"hard_examples": selection} if selection else {}),
         "steps": trainer.state.global_step,
         "world_size": trainer.accelerator.num_processes,
         "reward_curve": curve_summary(history, "reward"),

@@ -44,7 +44,7 @@ from judgerl.core.jsonl import read_jsonl, write_json, write_text_atomic
 from judgerl.core.logging import get_logger
 from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext, StageResult
-from judgerl.data_prep.grpo_data import grpo_rows
+from judgerl.data_prep.grpo_data import grpo_rows, load_grpo_samples
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.trainers.grpo import OUTPUTS, GRPOStage, curve_summary, plot_reward_curve
 from judgerl.trainers.verl_config import LOSS_AGG_MODES
@@ -232,7 +232,10 @@ def export_verl_inputs(stage: GRPOStage, paths: VerlPaths, seed: int) -> dict[st
     Usage: export_verl_inputs(stage, VerlPaths.under(ctx.out_dir), ctx.seed)
     """
     spec = stage.prompt or PromptSpec()
-    train = grpo_rows(read_samples(stage.data), spec, seed=seed)
+    samples, selection = load_grpo_samples(stage.data, stage.hard_examples, seed)
+    if selection:
+        log.info(f"grpo (verl): hard examples {selection}")
+    train = grpo_rows(samples, spec, seed=seed)
     if stage.verl.val_data:
         val = grpo_rows(read_samples(stage.verl.val_data), spec)
         val_rows, val_skipped = val.rows, val.skipped
@@ -246,7 +249,8 @@ def export_verl_inputs(stage: GRPOStage, paths: VerlPaths, seed: int) -> dict[st
     write_verl_parquet(train.rows, paths.train, "train")
     write_verl_parquet(val_rows, paths.val, "val")
     write_reward_module(stage.rewards, paths.reward_module)
-    return {"train_rows": len(train.rows), "val_rows": len(val_rows), "skipped": len(train.skipped)}
+    counts = {"train_rows": len(train.rows), "val_rows": len(val_rows), "skipped": len(train.skipped)}
+    return {**counts, **({"hard_examples": selection} if selection else {})}
 
 
 def _run_logged(cmd: list[str], log_path: Path, env: dict[str, str], what: str) -> None:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from judgerl.core.errors import DataError
+from judgerl.core.jsonl import write_jsonl
+from judgerl.core.samples import write_samples
 from judgerl.core.types import JudgeSample
 from judgerl.data_prep.grpo_data import (
     REWARD_COLUMNS,
+    HardExamples,
     check_pairs_adjacent,
     drop_long_pairs,
     grpo_rows,
+    load_grpo_samples,
     order_pairs,
     pairs_complete,
+    select_hard_items,
 )
 from judgerl.data_prep.prompts import PromptSpec, both_orders, render_messages
 from judgerl.data_prep.synthetic import make_synthetic_splits
@@ -104,3 +111,36 @@ def test_drop_long_pairs_drops_both_orders() -> None:
 def test_pairs_complete_counts_items_with_both_orders() -> None:
     assert pairs_complete(["x", "x", "y", "y"], ["ab", "ba", "ba", "ba"]) == 0.5
     assert pairs_complete(["x"] * 4 + ["y"] * 4, ["ab", "ab", "ba", "ba"] * 2) == 1.0
+
+
+def test_hard_examples_keep_every_wrong_item_and_a_seeded_share_of_right_ones() -> None:
+    samples = [_sample(i) for i in range(40)]
+    preds = [{"sample_id": f"q{i}", "order": o, "correct": True} for i in range(36) for o in ("ab", "ba")]
+    for row in preds:  # q0..q3 wrong in one order only, q4 unparseable (correct False) in both
+        if row["sample_id"] in ("q0", "q1", "q2", "q3") and row["order"] == "ba" or row["sample_id"] == "q4":
+            row["correct"] = False
+    kept, counts = select_hard_items(samples, preds, easy_per_hard=2.0, seed=3)
+    assert counts == {"items": 40, "hard": 5, "easy": 31, "easy_kept": 10, "not_judged": 4}
+    ids = [s.id for s in kept]
+    assert {"q0", "q1", "q2", "q3", "q4"} <= set(ids) and len(ids) == 15
+    assert not {"q36", "q37", "q38", "q39"} & set(ids)  # not judged: left out, counted
+    assert ids == [s.id for s in samples if s.id in set(ids)]  # data order kept
+    assert select_hard_items(samples, preds, 2.0, seed=3)[0] == kept  # seeded
+    assert select_hard_items(samples, preds, 2.0, seed=4)[0] != kept
+    assert len(select_hard_items(samples, preds, 0.0)[0]) == 5
+    assert select_hard_items(samples, preds, 100.0)[1]["easy_kept"] == 31  # capped at what exists
+    with pytest.raises(DataError, match="row 1: needs 'sample_id' and a boolean 'correct'"):
+        select_hard_items(samples, [preds[0], {"sample_id": "q1", "correct": "no"}])
+
+
+def test_load_grpo_samples_reads_predictions_and_refuses_foreign_ones(tmp_path: Path) -> None:
+    data = tmp_path / "train.jsonl"
+    write_samples(data, [_sample(i) for i in range(6)])
+    assert len(load_grpo_samples(str(data))[0]) == 6
+    preds = tmp_path / "predictions.jsonl"
+    write_jsonl(preds, [{"sample_id": "q1", "correct": False}, {"sample_id": "q2", "correct": True}])
+    kept, counts = load_grpo_samples(str(data), HardExamples(predictions=str(preds)), seed=0)
+    assert [s.id for s in kept] == ["q1", "q2"] and counts["not_judged"] == 4
+    write_jsonl(preds, [{"sample_id": "other", "correct": False}])
+    with pytest.raises(DataError, match="no item of .* is judged"):
+        load_grpo_samples(str(data), HardExamples(predictions=str(preds)))

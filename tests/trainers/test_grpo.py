@@ -12,7 +12,7 @@ import yaml
 from pydantic import ValidationError
 
 from judgerl.core.errors import RecipeError
-from judgerl.core.jsonl import read_json
+from judgerl.core.jsonl import read_json, write_jsonl
 from judgerl.core.samples import write_samples
 from judgerl.core.stage import StageContext
 from judgerl.core.types import JudgeSample
@@ -229,3 +229,30 @@ def test_recipe_load_names_the_pairing_constraint() -> None:
     )
     with pytest.raises(RecipeError, match=r"stages\.grpo.*multiple of 2 \* num_generations = 16"):
         load_recipe(REPO / "recipes" / "quickstart_grpo.yaml", ["stages.grpo.batch_size=13"])
+
+
+@pytest.mark.slow
+def test_grpo_trains_only_on_the_selected_hard_items(tiny_setup, tmp_path: Path) -> None:
+    model, data, samples = tiny_setup
+    preds = tmp_path / "predictions.jsonl"
+    wrong = {samples[0].id, samples[1].id}
+    write_jsonl(preds, [{"sample_id": s.id, "order": "ab", "correct": s.id not in wrong} for s in samples])
+    PROBE_CALLS.clear()
+    stage = _stage(
+        model,
+        data,
+        max_steps=2,
+        hard_examples={"predictions": str(preds), "easy_per_hard": 0.5},
+        rewards=[{"name": "strength"}, {"name": "grpo_test_probe", "weight": 0.0}],
+    )
+    result = run_grpo(stage, StageContext("grpo", tmp_path / "grpo", seed=0, progress=False))
+    assert result.metrics["hard_examples"] == {
+        "items": len(samples),
+        "hard": 2,
+        "easy": len(samples) - 2,
+        "easy_kept": 1,
+        "not_judged": 0,
+    }
+    assert result.metrics["train_prompts"] == 6  # 3 items in both orders
+    seen = {call[0] for call in PROBE_CALLS}
+    assert len(seen - wrong) <= 1 and seen & wrong  # the two hard items and one easy item, no other
