@@ -314,15 +314,21 @@ def run_recipe(recipe: Recipe, only: str | None = None, from_stage: str | None =
 
 
 def summary_table(recipe: Recipe) -> str:
-    """The before/after table of every finished eval stage of the recipe, in recipe order."""
+    """The before/after table of every finished eval stage of the recipe, in recipe order.
+
+    Each row names the data file it judged ("eval_sft (test)") and says when only one answer order
+    was judged, so an evaluation on training data is not read as a held-out one.
+    """
     rows = {}
     for name, config in recipe.stages.items():
         manifest = read_manifest(recipe.stage_dir(name))
         if getattr(config, "kind", "") == "eval" and manifest and manifest.get("status") == "complete":
-            rows[name] = manifest["metrics"]
+            notes = [Path(config.data).stem] if isinstance(config.data, str) else []
+            notes += [] if config.both_orders else ["one order"]
+            rows[f"{name} ({', '.join(notes)})" if notes else name] = manifest["metrics"]
     if not rows:
         return ""
-    return metrics_table(rows, title=f"{recipe.name}: held-out judge metrics (%), both answer orders")
+    return metrics_table(rows, title=f"{recipe.name}: judge metrics (%) of each eval stage (its data)")
 
 
 _PATH_KEYS = (

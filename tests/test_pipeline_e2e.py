@@ -43,7 +43,7 @@ def test_quickstart_runs_writes_manifests_and_skips_on_rerun(tiny_recipe: Path) 
         "data": str(run / "data"),
         "model": str(run / "model"),
     }
-    assert "eval_base" in summary_table(recipe) and "eval_sft" in summary_table(recipe)
+    assert "| eval_base (test) |" in summary_table(recipe) and "| eval_sft (test) |" in summary_table(recipe)
 
     # an unchanged rerun skips every stage
     assert _statuses(run_recipe(load_recipe(tiny_recipe))) == dict.fromkeys(STAGES, "skipped")
