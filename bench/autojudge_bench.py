@@ -35,7 +35,7 @@ from judgerl.rewards.autojudge.checkers import get_checker
 from judgerl.rewards.autojudge.classifier import ImportanceClassifier, fit_classifier, pick_threshold
 from judgerl.rewards.autojudge.features import mismatch_features
 from judgerl.rewards.autojudge.mining import items_from_samples, mine, mining_summary
-from judgerl.rewards.autojudge.stage import compare_decoders
+from judgerl.rewards.autojudge.stage import compare_decoders, decoder_table
 from judgerl.trainers.sft import SFTStage, run_sft
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,20 +72,43 @@ def train_draft(target_path: str, data: Path, out: Path, steps: int, hidden: int
     return res.outputs["checkpoint"]
 
 
+def mismatch_breakdown(records: list[dict[str, Any]], tok: Any) -> dict[str, Any]:
+    """Where the mined mismatches fall in the synthetic trace and how often each kind is important.
+
+    kind = the first word of the trace line the mismatch is on ("units", "tens", "sum", "(a)", "(b)",
+    the question line "q", "verdict" after </think>); digit = the target or the draft token has a digit.
+    """
+    kinds: dict[str, list[int]] = {}
+    digit = {"n": 0, "important": 0}
+    other = {"n": 0, "important": 0}
+    for r in records:
+        for m in r["mismatches"]:
+            p, imp = int(m["position"]), int(bool(m["important"]))
+            before = tok.decode(r["final_ids"][:p], skip_special_tokens=True)
+            if "</think>" in before:
+                kind = "verdict"
+            else:
+                line = before.split("\n")[-1].strip()
+                first = line.split(" ")[0] if line else ""
+                kind = first if first in ("units", "tens", "hundreds", "sum", "(a)", "(b)") else "q"
+            kinds.setdefault(kind, [0, 0])
+            kinds[kind][0] += 1
+            kinds[kind][1] += imp
+            text = tok.decode([m["target_token"]]) + tok.decode([m["draft_token"]])
+            bucket = digit if any(ch.isdigit() for ch in text) else other
+            bucket["n"] += 1
+            bucket["important"] += imp
+    return {
+        "by_line": {
+            k: {"n": v[0], "important": v[1]} for k, v in sorted(kinds.items(), key=lambda x: -x[1][0])
+        },
+        "digit_tokens": digit,
+        "other_tokens": other,
+    }
+
+
 def markdown(res: dict[str, Any], command: str) -> str:
     """The RESULTS.md section for one run."""
-    rows = [
-        "| decoder | accuracy | verdict+strength | accepted draft tokens / cycle | tokens / cycle | "
-        "target calls / token | wall s | speedup vs target | speedup vs speculative |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    base, spec = res["decoders"]["target"]["wall_s"], res["decoders"]["speculative"]["wall_s"]
-    for name, d in res["decoders"].items():
-        rows.append(
-            f"| {name} | {d['accuracy']:.3f} | {d['strength_accuracy']:.3f} | {d['accepted_per_cycle']:.2f} | "
-            f"{d['tokens_per_cycle']:.2f} | {d['target_calls_per_token']:.3f} | {d['wall_s']:.1f} | "
-            f"{base / d['wall_s']:.2f}x | {spec / d['wall_s']:.2f}x |"
-        )
     m, c = res["mining"], res["classifier"]
     return "\n".join(
         [
@@ -96,14 +119,18 @@ def markdown(res: dict[str, Any], command: str) -> str:
             f"- Command: `{command}`",
             f"- Target: `{res['target']}`; draft: `{res['draft']}` ({res['draft_params']:,} vs "
             f"{res['target_params']:,} parameters); window W={res['window']}; greedy; batch size 1; float32.",
-            f"- Mining ({res['n_mine']} train prompts, <= {res['max_mismatches']} mismatches each, "
+            f"- Mining ({res['n_mine']} train prompts, <= {res['max_mismatches'] or 'all'} mismatches each, "
             f"{res['mining_s']:.0f} s): {m['mismatches']} mismatches, {m['important']} important "
             f"({m['important_share']:.1%}); draft verdict = target verdict on {m['draft_agrees_with_target']:.1%}.",
             f"- Classifier (DT, target hidden states): C={c['C']:.3g}, validation ROC-AUC {c['val_auc']:.3f} "
             f"({c['counts']}); thresholds used: {res['thresholds']}.",
+            "- Mismatch kinds (line of the trace: n / important): "
+            + ", ".join(f"{k} {v['n']}/{v['important']}" for k, v in res["breakdown"]["by_line"].items())
+            + f"; digit tokens {res['breakdown']['digit_tokens']['n']}/{res['breakdown']['digit_tokens']['important']}, "
+            f"other tokens {res['breakdown']['other_tokens']['n']}/{res['breakdown']['other_tokens']['important']}.",
             f"- Held-out: {res['n_test']} test prompts, max_new_tokens {res['max_new_tokens']}.",
             "",
-            *rows,
+            decoder_table(res["decoders"]),
             "",
             res["verdict"],
             "",
@@ -132,7 +159,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--draft-hidden", type=int, default=64)
     ap.add_argument("--draft-layers", type=int, default=2)
     ap.add_argument("--n-mine", type=int, default=120)
-    ap.add_argument("--max-mismatches", type=int, default=12)
+    ap.add_argument("--max-mismatches", type=int, default=12, help="per item; 0 = all mismatches")
+    ap.add_argument("--mine-batch-size", type=int, default=16, help="items mined in lockstep")
     ap.add_argument("--n-test", type=int, default=60)
     ap.add_argument("--window", type=int, default=16)
     ap.add_argument("--max-new-tokens", type=int, default=150)
@@ -163,7 +191,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         get_checker("synthetic"),
         args.out / "mining.jsonl",
         max_new_tokens=args.max_new_tokens,
-        max_mismatches=args.max_mismatches,
+        max_mismatches=args.max_mismatches or None,
+        batch_size=args.mine_batch_size,
     )
     mining_s = time.perf_counter() - t0
     ds = mismatch_features(records, target, setup="DT")
@@ -209,6 +238,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "max_new_tokens": args.max_new_tokens,
         "mining_s": mining_s,
         "mining": mining_summary(records),
+        "breakdown": mismatch_breakdown(records, tok),
         "classifier": {"C": clf.C, "val_auc": clf.val_auc, "counts": clf.counts},
         "thresholds": thresholds,
         "decoders": decoders,

@@ -17,6 +17,7 @@ EPILOG = """examples:
   judgerl eval --model runs/quickstart/sft/checkpoint --data runs/quickstart/data/test.jsonl
   judgerl eval rewardbench --model runs/quickstart/sft/checkpoint --data llmbar:../shared/data/llmbar
   judgerl scaling --candidates gsm8k:../shared/data/gsm8k/example_model_solutions.jsonl --judge oracle:0,oracle:0.5 --k 1,2,4
+  judgerl autojudge mine|fit|compare ...            AutoJudge without a recipe (judgerl autojudge --help)
   torchrun --nproc_per_node 8 -m judgerl stage RECIPE sft
 """
 
@@ -604,6 +605,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scaling_parser(sub)
     _add_probe_parser(sub)
     _add_serve_parser(sub)
+    from judgerl.rewards.autojudge.commands import add_parser as add_autojudge_parser
+
+    add_autojudge_parser(sub)  # judgerl autojudge mine|fit|compare (parser and commands live there)
     return p
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from judgerl.core.config import StrictModel
 from judgerl.core.jsonl import write_json, write_jsonl, write_text_atomic
@@ -16,13 +16,18 @@ from judgerl.core.types import JudgeSample
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.eval.metrics import metrics_table, pairwise_metrics
 from judgerl.eval.pairwise import judge_samples, judgement_row
+from judgerl.models.decoding_config import Backend, DecodingSpec, check_backend, generator_kwargs
 
 log = get_logger("judgerl.eval")
 OUTPUTS = {"metrics": "metrics.json", "predictions": "predictions.jsonl", "table": "table.md"}
 
 
 class EvalStage(StrictModel):
-    """Recipe keys of an `eval` stage. `data` is a JudgeSample JSONL path or a source mapping."""
+    """Recipe keys of an `eval` stage. `data` is a JudgeSample JSONL path or a source mapping.
+
+    `backend: speculative|judge` (AutoJudge, greedy only) needs `decoding: {draft, window,
+    classifier (judge), threshold (judge, optional)}` (judgerl.models.decoding_config).
+    """
 
     kind: Literal["eval"] = "eval"
     model: str
@@ -33,8 +38,15 @@ class EvalStage(StrictModel):
     temperature: float = Field(0.0, ge=0)
     batch_size: int = Field(32, ge=1)
     max_samples: int | None = Field(None, ge=1)
-    backend: Literal["hf", "vllm"] = "hf"
+    backend: Backend = "hf"
+    decoding: DecodingSpec | None = Field(None, validate_default=True)
     dtype: str = "auto"
+
+    @field_validator("decoding")
+    @classmethod
+    def _decoding_fits_backend(cls, value: DecodingSpec | None, info: ValidationInfo) -> DecodingSpec | None:
+        temperature = {"temperature": info.data["temperature"]} if "temperature" in info.data else {}
+        return check_backend(info.data.get("backend", "hf"), value, temperature)
 
 
 def _load_eval_samples(data: str | dict[str, Any]) -> list[JudgeSample]:
@@ -61,7 +73,9 @@ def run_eval(stage: EvalStage, ctx: StageContext) -> StageResult:
         samples = samples[: stage.max_samples]
     if not samples:
         raise ValueError(f"eval: no samples in {stage.data}")
-    generator = make_generator(stage.backend, stage.model, dtype=stage.dtype)
+    generator = make_generator(
+        stage.backend, stage.model, dtype=stage.dtype, **generator_kwargs(stage.backend, stage.decoding)
+    )
     sampling = SamplingSpec(
         max_new_tokens=stage.max_new_tokens,
         temperature=stage.temperature,
@@ -84,6 +98,9 @@ def run_eval(stage: EvalStage, ctx: StageContext) -> StageResult:
     )
     seconds = time.time() - start
     metrics = pairwise_metrics(judgements)
+    decoding_stats = getattr(generator, "stats", None)  # speculative / judge: accepted tokens per cycle, ...
+    if decoding_stats is not None:
+        metrics["decoding"] = {"backend": stage.backend, **decoding_stats.summary()}
     metrics.update(
         model=stage.model,
         prompt={"family": spec.family, "hint": spec.hint, "instruction": spec.instruction},

@@ -26,7 +26,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from judgerl.core.config import StrictModel
 from judgerl.core.errors import StageError
@@ -38,6 +38,7 @@ from judgerl.core.types import JudgeSample
 from judgerl.data_prep import pairs as P
 from judgerl.data_prep.pair_filters import apply_pair_filters, parse_pair_filters
 from judgerl.data_prep.prompts import PromptSpec, render_messages
+from judgerl.models.decoding_config import Backend, DecodingSpec, check_backend, generator_kwargs
 from judgerl.rewards.parser import parse_verdict
 
 log = get_logger("judgerl.pairs")
@@ -52,6 +53,8 @@ class PairsStage(StrictModel):
     positive or negative hint. `temperature` samples the judge, `critic_temperature` the critic
     (0 = greedy). `match_strength` counts a verdict as right only with the right [[k]] too.
     `filters` is a list of {name, **options} run in order (judgerl.data_prep.pair_filters).
+    `backend: speculative|judge` (AutoJudge, greedy: temperatures 0) needs `decoding: {draft, window,
+    classifier (judge), threshold}` (judgerl.models.decoding_config); judge and critic share it.
     """
 
     kind: Literal["pairs"] = "pairs"
@@ -72,8 +75,16 @@ class PairsStage(StrictModel):
     max_items: int | None = Field(None, ge=1)
     match_strength: bool = False
     filters: list[dict[str, Any]] = Field(default_factory=list)
-    backend: Literal["hf", "vllm"] = "hf"
+    backend: Backend = "hf"
+    decoding: DecodingSpec | None = Field(None, validate_default=True)
     dtype: str = "auto"
+
+    @field_validator("decoding")
+    @classmethod
+    def _decoding_fits_backend(cls, value: DecodingSpec | None, info: ValidationInfo) -> DecodingSpec | None:
+        keys = ["temperature"] + (["critic_temperature"] if info.data.get("mode") == "critic" else [])
+        temperatures = {k: info.data[k] for k in keys if k in info.data}
+        return check_backend(info.data.get("backend", "hf"), value, temperatures)
 
     @field_validator("filters")
     @classmethod
@@ -281,7 +292,9 @@ def run_pairs(stage: PairsStage, ctx: StageContext) -> StageResult:
     judge_items = [(i, s, P.judge_prompt(s, spec)) for i, s in enumerate(samples)]
     n_judge = stage.samples_per_item if stage.mode == "judge_only" else 1
     if any((P.JUDGE, i) not in done for i, _, _ in judge_items):
-        generator = make_generator(stage.backend, stage.judge, dtype=stage.dtype)
+        generator = make_generator(
+            stage.backend, stage.judge, dtype=stage.dtype, **generator_kwargs(stage.backend, stage.decoding)
+        )
         generate_resumable(
             generator,
             P.JUDGE,
@@ -297,7 +310,12 @@ def run_pairs(stage: PairsStage, ctx: StageContext) -> StageResult:
         assert stage.critic is not None
         critic_items = _critic_items(samples, done, spec, stage.match_strength)
         if any((role, i) not in done for i, _, _, role in critic_items):
-            generator = make_generator(stage.backend, stage.critic, dtype=stage.dtype)
+            generator = make_generator(
+                stage.backend,
+                stage.critic,
+                dtype=stage.dtype,
+                **generator_kwargs(stage.backend, stage.decoding),
+            )
             for role in (P.CRITIC_NEGATIVE, P.CRITIC_POSITIVE):
                 generate_resumable(
                     generator,

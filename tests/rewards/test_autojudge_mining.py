@@ -168,3 +168,56 @@ def test_mining_real_tiny_models_keeps_its_invariants():
         # Later swaps only touch later positions: the final sequence holds each kept decision.
         assert rec["final_ids"][m["position"]] == (m["target_token"] if m["important"] else m["draft_token"])
     assert rec["final_answer"] == rec["target_answer"] or not rec["mismatches"][-1]["important"]
+
+
+def _sharp_tiny_pair():
+    from judgerl.models.tiny import TinyModelSpec, build_tiny_model
+    from judgerl.models.tokenizer import train_tokenizer
+
+    tok = train_tokenizer([f"What is {a}+{b}? {a + b}" for a in range(30) for b in range(10)], vocab_size=300)
+    spec = TinyModelSpec(hidden_size=32, layers=1, heads=2, vocab_size=300)
+    target, draft = build_tiny_model(spec, tok, seed=0), build_tiny_model(spec, tok, seed=1)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in target.parameters():
+            if p.dim() == 2:
+                p.copy_(torch.randn(p.shape, generator=gen) * p.shape[1] ** -0.5 * 3)
+        # The draft: a perturbed copy of the target, so that some swaps keep the answer.
+        draft.load_state_dict({k: v + 0.3 * torch.randn_like(v) for k, v in target.state_dict().items()})
+    return target, draft, tok
+
+
+def test_batched_mining_equals_unbatched(tmp_path):
+    target, draft, tok = _sharp_tiny_pair()
+    questions = [
+        f"What is {a}+{b}?" for a, b in [(12, 7), (3, 4), (25, 9), (1, 1), (17, 2), (8, 30), (29, 5)]
+    ]
+    items = [MiningItem(f"q{i}", q) for i, q in enumerate(questions)]  # raw strings: different lengths
+    checker = GSM8KChecker()
+    full = None
+    for max_mm in (None, 2):
+        one = mine(draft, target, tok, items, checker, tmp_path / f"one{max_mm}.jsonl", 12, max_mm, False)
+        many = mine(
+            draft,
+            target,
+            tok,
+            items,
+            checker,
+            tmp_path / f"many{max_mm}.jsonl",
+            12,
+            max_mm,
+            False,
+            batch_size=3,
+        )
+        assert many == one
+        assert len(read_records(tmp_path / f"many{max_mm}.jsonl")) == len(items)
+        full = full or one
+    assert full is not None and sum(len(r["mismatches"]) for r in full) >= 7
+    assert {m["important"] for r in full for m in r["mismatches"]} == {True, False}
+    # Resume: a batched rerun over a partly mined file mines only the missing items.
+    path = tmp_path / "resume.jsonl"
+    mine(draft, target, tok, items[:4], checker, path, 12, None, False, batch_size=3)
+    allrec = mine(draft, target, tok, items, checker, path, 12, None, False, batch_size=3)
+    assert allrec == full
+    with pytest.raises(ValueError, match="batch_size"):
+        mine(draft, target, tok, items, checker, path, batch_size=0)

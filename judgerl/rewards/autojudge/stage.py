@@ -51,6 +51,7 @@ class AutoJudgeStage(StrictModel):
     checker: str = "synthetic"
     n_mine: int = Field(100, ge=2)
     max_mismatches: int | None = Field(12, ge=1)
+    batch_size: int = Field(16, ge=1)
     target_recall: float = Field(0.9, gt=0, le=1)
     recalls: list[float] = Field(default_factory=lambda: [0.9])
     n_test: int = Field(60, ge=1)
@@ -105,6 +106,35 @@ def compare_decoders(
     return stats, texts
 
 
+def decoder_table(decoders: dict[str, dict[str, float]]) -> str:
+    """A markdown table of `compare_decoders` stats: accuracy, accepted tokens per cycle, wall time,
+    speedups over target-only and over speculative decoding (when those rows are present).
+
+    >>> row = {"accuracy": 0.5, "strength_accuracy": 0.5, "accepted_per_cycle": 0.0, "tokens_per_cycle": 1.0,
+    ...        "target_calls_per_token": 1.0, "wall_s": 2.0}
+    >>> print(decoder_table({"target": row}).splitlines()[-1])
+    | target | 0.500 | 0.500 | 0.00 | 1.00 | 1.000 | 2.0 | 1.00x | - |
+    """
+    rows = [
+        "| decoder | accuracy | verdict+strength | accepted draft tokens / cycle | tokens / cycle | "
+        "target calls / token | wall s | speedup vs target | speedup vs speculative |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    base = decoders.get("target", {}).get("wall_s")
+    spec = decoders.get("speculative", {}).get("wall_s")
+
+    def ratio(ref: float | None, wall: float) -> str:
+        return f"{ref / wall:.2f}x" if ref and wall else "-"
+
+    for name, d in decoders.items():
+        rows.append(
+            f"| {name} | {d['accuracy']:.3f} | {d['strength_accuracy']:.3f} | {d['accepted_per_cycle']:.2f} | "
+            f"{d['tokens_per_cycle']:.2f} | {d['target_calls_per_token']:.3f} | {d['wall_s']:.1f} | "
+            f"{ratio(base, d['wall_s'])} | {ratio(spec, d['wall_s'])} |"
+        )
+    return "\n".join(rows)
+
+
 def run_autojudge(stage: AutoJudgeStage, ctx: StageContext) -> StageResult:
     """Mine, fit the classifier and (with `test`) compare the decoders; metrics in metrics.json."""
     from judgerl.models.loading import load_model_and_tokenizer
@@ -125,6 +155,7 @@ def run_autojudge(stage: AutoJudgeStage, ctx: StageContext) -> StageResult:
         max_new_tokens=stage.max_new_tokens,
         max_mismatches=stage.max_mismatches,
         progress=ctx.progress,
+        batch_size=stage.batch_size,
     )
     ds = mismatch_features(records, target, setup="DT")
     clf = fit_classifier(ds.X, ds.y, ds.groups, setup="DT", target_recall=stage.target_recall, seed=ctx.seed)
