@@ -149,27 +149,52 @@ def _eval_rewardbench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _decoding(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The eval stage's `decoding` mapping from --draft/--window/--classifier/--threshold."""
+    if args.draft is None:
+        if args.classifier is not None or args.threshold is not None:
+            raise JudgeRLError("judgerl eval: --classifier and --threshold need --draft and --backend judge")
+        return None
+    decoding: dict[str, Any] = {"draft": args.draft, "window": args.window}
+    if args.classifier is not None:
+        decoding["classifier"] = args.classifier
+    if args.threshold is not None:
+        decoding["threshold"] = args.threshold
+    return decoding
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     """Evaluate a judge checkpoint (pairwise in both answer orders, or RewardBench) and print the table."""
+    from pydantic import ValidationError
+
     from judgerl.core.stage import StageContext
     from judgerl.data_prep.prompts import PromptSpec
     from judgerl.eval.stage import EvalStage, run_eval
 
     if args.benchmark == "rewardbench":
+        if args.backend in ("speculative", "judge") or args.draft:
+            raise JudgeRLError(
+                "judgerl eval rewardbench: --backend hf or vllm (draft decoding is pairwise only)"
+            )
         return _eval_rewardbench(args)
     if args.data is None:
         raise JudgeRLError("judgerl eval pairwise: --data is required (e.g. --data llmbar:DIR)")
     data = _eval_data(args.data)
-    stage = EvalStage(
-        model=args.model,
-        data=data,
-        prompt=PromptSpec(args.prompt, instruction=args.instruction),
-        both_orders=not args.one_order,
-        max_new_tokens=args.max_new_tokens,
-        batch_size=args.batch_size,
-        max_samples=args.max_samples,
-        backend=args.backend,
-    )
+    try:
+        stage = EvalStage(
+            model=args.model,
+            data=data,
+            prompt=PromptSpec(args.prompt, instruction=args.instruction),
+            both_orders=not args.one_order,
+            max_new_tokens=args.max_new_tokens,
+            batch_size=args.batch_size,
+            max_samples=args.max_samples,
+            backend=args.backend,
+            decoding=_decoding(args),
+        )
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, x['loc'])) or 'input'}: {x['msg']}" for x in e.errors())
+        raise JudgeRLError(f"judgerl eval: {problems}") from e
     out = Path(args.out or "runs/eval")
     result = run_eval(stage, StageContext(name="eval", out_dir=out, seed=args.seed))
     print(Path(result.outputs["table"]).read_text())
@@ -583,7 +608,17 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--max-new-tokens", type=int, default=512)
     ev.add_argument("--batch-size", type=int, default=32)
     ev.add_argument("--max-samples", type=int)
-    ev.add_argument("--backend", default="hf", choices=["hf", "vllm"])
+    ev.add_argument(
+        "--backend",
+        default="hf",
+        choices=["hf", "vllm", "speculative", "judge"],
+        help="generation backend (default hf); speculative and judge (AutoJudge) need --draft, judge also "
+        "--classifier; they decode greedily, one prompt at a time (pairwise only)",
+    )
+    ev.add_argument("--draft", help="speculative/judge: draft checkpoint sharing the model's tokenizer")
+    ev.add_argument("--window", type=int, default=16, help="speculative/judge: draft tokens per cycle")
+    ev.add_argument("--classifier", help="judge: folder of a fitted AutoJudge classifier")
+    ev.add_argument("--threshold", type=float, help="judge: accept threshold (default: the classifier's)")
     ev.add_argument("--one-order", action="store_true", help="judge only the given order")
     ev.add_argument("--seed", type=int, default=0)
     rb = ev.add_argument_group("rewardbench options")

@@ -151,7 +151,9 @@ def test_recipe_load_reports_the_stage_key(tmp_path: Path) -> None:
     assert validate_recipe(raw, "r.yaml").stages["ev"].decoding.classifier == "c"
 
 
-def test_pairs_stage_speculative_generations_equal_hf(spec_setup: dict[str, str], tmp_path: Path) -> None:
+def test_pairs_stage_speculative_and_judge_threshold_0_generations_equal_hf(
+    spec_setup: dict[str, str], tmp_path: Path
+) -> None:
     from judgerl.trainers.pair_construction import run_pairs
 
     base = {
@@ -172,3 +174,43 @@ def test_pairs_stage_speculative_generations_equal_hf(spec_setup: dict[str, str]
     assert len(reference) == 6 and {r["role"] for r in reference} >= {"judge"}
     spec = PairsStage(**base, backend="speculative", decoding={"draft": spec_setup["draft"], "window": 4})
     assert generations(spec, tmp_path / "spec") == reference
+    # judge decoding that accepts no mismatch is the target's greedy output as well
+    never = {
+        "draft": spec_setup["draft"],
+        "window": 4,
+        "classifier": spec_setup["classifier"],
+        "threshold": 0.0,
+    }
+    assert generations(PairsStage(**base, backend="judge", decoding=never), tmp_path / "judge0") == reference
+
+
+def test_cli_eval_takes_the_draft_backends(
+    spec_setup: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from judgerl.cli import main
+
+    common = ["eval", "--model", spec_setup["model"], "--data", spec_setup["data"], "--max-new-tokens", "12"]
+    assert main([*common, "--out", str(tmp_path / "hf")]) == 0
+    assert (
+        main(
+            [
+                *common,
+                "--out",
+                str(tmp_path / "sp"),
+                "--backend",
+                "speculative",
+                "--draft",
+                spec_setup["draft"],
+            ]
+        )
+        == 0
+    )
+    hf, sp = ((tmp_path / d / "predictions.jsonl").read_text() for d in ("hf", "sp"))
+    assert sp == hf and _decoding(tmp_path / "sp")["backend"] == "speculative"
+    capsys.readouterr()
+    assert main([*common, "--backend", "judge", "--draft", spec_setup["draft"]]) == 2
+    assert "needs decoding.classifier" in capsys.readouterr().err
+    assert main([*common, "--classifier", spec_setup["classifier"]]) == 2
+    assert "--classifier and --threshold need --draft" in capsys.readouterr().err
+    assert main(["eval", "rewardbench", "--model", "m", "--backend", "judge"]) == 2
+    assert "draft decoding is pairwise only" in capsys.readouterr().err
