@@ -70,3 +70,35 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             if line.strip():
                 rows.append(json.loads(line))
     return rows
+
+
+def read_appended(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """Read a JSONL file that a resumable job appends to, cutting off a torn last line.
+
+    A job killed mid-write leaves a last line without its newline (or cut inside the JSON); that
+    line is removed from the file, so the next append starts on a clean line, and the row is
+    simply produced again. An unreadable line anywhere else is corruption: ValueError with its
+    byte offset. A missing file reads as no rows.
+
+    Usage: done = {r["id"]: r for r in read_appended("runs/x/partial.jsonl")}
+    """
+    p = Path(path)
+    if not p.exists():
+        return []
+    raw = p.read_bytes()
+    rows: list[dict[str, Any]] = []
+    good_end = 0
+    for line in raw.splitlines(keepends=True):
+        try:
+            if not line.endswith(b"\n"):
+                raise ValueError("no newline")
+            if line.strip():
+                rows.append(json.loads(line))
+        except ValueError:
+            if good_end + len(line) < len(raw):
+                raise ValueError(f"{p}: unreadable line at byte {good_end} (not the last line)") from None
+            with open(p, "r+b") as f:
+                f.truncate(good_end)
+            break
+        good_end += len(line)
+    return rows

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from judgerl.core.jsonl import read_appended
 from judgerl.core.types import Judgement, JudgeSample, Verdict
 from judgerl.data_prep.prompts import PromptSpec, render_messages
 from judgerl.rewards.parser import parse_verdict
@@ -57,16 +58,8 @@ def judge_inputs(samples: list[JudgeSample], both_orders: bool = True) -> list[J
 
 
 def _read_partial(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
-    done: dict[tuple[str, str], dict[str, Any]] = {}
-    if path.exists():
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:  # a line cut by a crash: judge that item again
-                    continue
-                done[(row["sample_id"], row["order"])] = row
-    return done
+    # a line cut by a crash is removed: that judgement is made again
+    return {(row["sample_id"], row["order"]): row for row in read_appended(path)}
 
 
 def judge_samples(

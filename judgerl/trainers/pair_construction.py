@@ -30,7 +30,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from judgerl.core.config import StrictModel
 from judgerl.core.errors import StageError
-from judgerl.core.jsonl import write_json, write_jsonl
+from judgerl.core.jsonl import read_appended, write_json, write_jsonl
 from judgerl.core.logging import get_logger
 from judgerl.core.samples import read_samples, write_samples
 from judgerl.core.stage import StageContext, StageResult
@@ -109,16 +109,8 @@ class PairsStage(StrictModel):
 
 
 def _read_partial(path: Path) -> dict[tuple[str, int], dict[str, Any]]:
-    done: dict[tuple[str, int], dict[str, Any]] = {}
-    if path.exists():
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:  # a line cut by a crash: generate that item again
-                    continue
-                done[(row["role"], int(row["index"]))] = row
-    return done
+    # a line cut by a crash is removed: that item is generated again
+    return {(row["role"], int(row["index"])): row for row in read_appended(path)}
 
 
 def generate_resumable(

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from judgerl.core.errors import DataError
 from judgerl.rewards.autojudge import mining
 from judgerl.rewards.autojudge.checkers import GSM8KChecker, VerdictChecker, get_checker, register_checker
 from judgerl.rewards.autojudge.mining import MiningItem, mine, mine_item, mining_summary, read_records
@@ -129,7 +130,7 @@ def test_mine_resumes_and_skips_finished_items(tmp_path, monkeypatch):
 def test_read_records_rejects_corruption_in_the_middle(tmp_path):
     p = tmp_path / "m.jsonl"
     p.write_text('{"id": "a"}\nnot json\n{"id": "b"}\n')
-    with pytest.raises(Exception, match="unreadable record"):
+    with pytest.raises(DataError, match="unreadable line at byte 12"):
         read_records(p)
 
 

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
 from judgerl.core.errors import DataError
+from judgerl.core.jsonl import read_appended
 from judgerl.core.logging import get_logger
 from judgerl.core.types import JudgeSample
 from judgerl.data_prep.prompts import PromptSpec, render_messages
@@ -283,23 +284,15 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
     Usage: records = read_records("runs/aj/mining.jsonl")
     """
     p = Path(path)
-    if not p.exists():
-        return []
-    raw = p.read_bytes()
-    records, good_end = [], 0
-    for line in raw.splitlines(keepends=True):
-        try:
-            if not line.endswith(b"\n"):
-                raise ValueError("no newline")
-            records.append(json.loads(line))
-        except ValueError:
-            if good_end + len(line) < len(raw):
-                raise DataError(f"{p}: unreadable record at byte {good_end} (not the last line)") from None
-            log.warning("%s: dropping a torn last record (%d bytes) from an interrupted run", p, len(line))
-            with open(p, "r+b") as f:
-                f.truncate(good_end)
-            break
-        good_end += len(line)
+    size = p.stat().st_size if p.exists() else 0
+    try:
+        records = read_appended(p)
+    except ValueError as e:
+        raise DataError(str(e)) from None
+    if p.exists() and p.stat().st_size < size:
+        log.warning(
+            "%s: dropped a torn last record (%d bytes) from an interrupted run", p, size - p.stat().st_size
+        )
     return records
 
 
