@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from judgerl.core.config import StrictModel
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep import stage as prep
-from judgerl.eval import rewardbench, scaling_report
+from judgerl.eval import policy_eval, rewardbench, scaling_report
 from judgerl.eval import stage as evaluation
 from judgerl.rewards.autojudge import stage as autojudge
 from judgerl.rewards.probe import stage as probe_filter
-from judgerl.trainers import dpo, grpo, pair_construction, sft, tiny_model
+from judgerl.serving.process import JudgeServerProcess
+from judgerl.trainers import dpo, grpo, pair_construction, policy_grpo, sft, tiny_model
 
 
 @dataclass(frozen=True)
@@ -76,5 +78,18 @@ STAGE_KINDS: dict[str, StageKind] = {
         autojudge.run_autojudge,
         autojudge.OUTPUTS,
         "AutoJudge: mine important tokens, fit the classifier, compare judge/speculative/target decoding",
+    ),
+    # trainers may not import judgerl.serving: the stage gets the server process class from here
+    "policy_grpo": StageKind(
+        policy_grpo.PolicyGRPOStage,
+        partial(policy_grpo.run_policy_grpo, server_factory=JudgeServerProcess),
+        policy_grpo.OUTPUTS,
+        "GRPO of a policy with a served judge as its reward (server started and stopped by the stage)",
+    ),
+    "policy_eval": StageKind(
+        policy_eval.PolicyEvalStage,
+        policy_eval.run_policy_eval,
+        policy_eval.OUTPUTS,
+        "exact-match accuracy of a policy's greedy answers on held-out questions",
     ),
 }

@@ -241,8 +241,10 @@ class JudgeService:
         return out
 
     async def get_reward(self, req: RewardRequest) -> RewardResponse:
-        """OpenRLHF remote reward model: rewards for query/prompts."""
-        """OpenRLHF remote RM: each response scored (against its label when labels are given), in 0-1."""
+        """OpenRLHF remote reward model: each response scored (against its label when labels are given), in 0-1.
+
+        Usage: reply = await service.get_reward(RewardRequest(query=["Q: 2+2? A: 4"], prompts=["Q: 2+2?"]))
+        """
         labels = req.labels or [None] * len(req.query)
         scores = await self.score_many(
             [

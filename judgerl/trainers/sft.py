@@ -7,9 +7,9 @@ torchrun --nproc_per_node 8 -m judgerl stage recipes/think_j/qwen2.5-7b.yaml sft
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from judgerl.core.config import StrictModel
 from judgerl.core.errors import StageError
@@ -17,6 +17,7 @@ from judgerl.core.jsonl import write_json
 from judgerl.core.logging import get_logger
 from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext, StageResult
+from judgerl.data_prep.policy_data import policy_rows, policy_sft_rows
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.data_prep.sft_format import sft_records
 from judgerl.trainers.common import LoraSpec, device_args, last_trainer_checkpoint
@@ -26,11 +27,16 @@ OUTPUTS = {"checkpoint": "checkpoint"}
 
 
 class SFTStage(StrictModel):
-    """Recipe keys of an `sft` stage. `max_steps: -1` trains for `epochs` instead."""
+    """Recipe keys of an `sft` stage. `max_steps: -1` trains for `epochs` instead.
+
+    `target: policy` trains a policy instead of a judge: question -> preferred response
+    (`data_prep.policy_data`), from the same judge samples; `prompt` is then unused.
+    """
 
     kind: Literal["sft"] = "sft"
     model: str
     data: str
+    target: Literal["judge", "policy"] = "judge"
     prompt: PromptSpec | None = None
     max_steps: int = -1
     epochs: float = Field(1.0, gt=0)
@@ -52,6 +58,15 @@ class SFTStage(StrictModel):
     logging_steps: int = Field(25, ge=1)
     deepspeed: str | None = None
 
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # `target: judge` (the default) is left out so that judge SFT stages keep the config
+        # hash they had before `target` existed, and finished runs are not retrained.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("target") == "judge":
+            data.pop("target")
+        return data
+
 
 def run_sft(stage: SFTStage, ctx: StageContext) -> StageResult:
     """Train on the stage's samples rendered by the shared prompt; save a Hugging Face checkpoint.
@@ -66,14 +81,18 @@ def run_sft(stage: SFTStage, ctx: StageContext) -> StageResult:
 
     spec = stage.prompt or PromptSpec()
     samples = read_samples(stage.data)
-    records = sft_records(samples, spec)
+    records = policy_rows(samples) if stage.target == "policy" else sft_records(samples, spec)
     if records.skipped:
         log.warning(
             f"sft: skipped {len(records.skipped)} of {len(samples)} samples: first {records.skipped[:3]}"
         )
     if not records.rows:
-        raise StageError(f"sft: no sample in {stage.data} has a usable trace for prompt {spec}")
-    rows = [{"prompt": r["messages"][:-1], "completion": r["messages"][-1:]} for r in records.rows]
+        what = "question with a reference answer" if stage.target == "policy" else f"trace for prompt {spec}"
+        raise StageError(f"sft: no sample in {stage.data} has a usable {what}")
+    if stage.target == "policy":
+        rows = policy_sft_rows(records.rows)
+    else:
+        rows = [{"prompt": r["messages"][:-1], "completion": r["messages"][-1:]} for r in records.rows]
     dataset = Dataset.from_list(rows)
 
     model, tokenizer = load_model_and_tokenizer(stage.model, dtype="auto")
