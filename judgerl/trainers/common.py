@@ -1,4 +1,4 @@
-"""Pieces every TRL-based trainer shares: the LoRA spec, device defaults and checkpoint lookup."""
+"""Pieces every TRL-based trainer shares: the LoRA spec, schedule/saving/device arguments, checkpoint lookup."""
 
 from __future__ import annotations
 
@@ -48,6 +48,40 @@ def device_args(bf16: bool | None) -> dict[str, Any]:
         "dataloader_pin_memory": on_gpu,
         "ddp_find_unused_parameters": False,
         "report_to": "none",
+    }
+
+
+def schedule_args(stage: Any, ctx: Any) -> dict[str, Any]:
+    """The TrainingArguments keys every judgerl trainer sets the same way, from its stage config.
+
+    `stage` has the shared recipe keys (max_steps, epochs, lr, batch_size, grad_accum,
+    warmup_ratio, scheduler, weight_decay, adam_beta2, max_grad_norm, save_steps,
+    save_total_limit, logging_steps, bf16; deepspeed when it has one); `ctx` is the StageContext
+    (output folder, seed, progress). The trainer adds its own keys (loss, lengths, generation).
+
+    Usage: SFTConfig(**schedule_args(stage, ctx), max_length=stage.max_length)
+    """
+    return {
+        "output_dir": str(ctx.path("trainer")),
+        "max_steps": stage.max_steps,
+        "num_train_epochs": stage.epochs,
+        "learning_rate": stage.lr,
+        "per_device_train_batch_size": stage.batch_size,
+        "gradient_accumulation_steps": stage.grad_accum,
+        "warmup_steps": stage.warmup_ratio,  # a float < 1 is a ratio of the total steps
+        "lr_scheduler_type": stage.scheduler,
+        "weight_decay": stage.weight_decay,
+        "adam_beta2": stage.adam_beta2,
+        "max_grad_norm": stage.max_grad_norm,
+        "save_strategy": "steps",
+        "save_steps": stage.save_steps,
+        "save_total_limit": stage.save_total_limit,
+        "logging_steps": stage.logging_steps,
+        "seed": ctx.seed,
+        "data_seed": ctx.seed,
+        "deepspeed": getattr(stage, "deepspeed", None),
+        "disable_tqdm": not ctx.progress,
+        **device_args(stage.bf16),
     }
 
 

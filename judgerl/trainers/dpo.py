@@ -33,7 +33,7 @@ from judgerl.core.logging import get_logger
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.pairs import read_pairs
 from judgerl.data_prep.prompts import PromptSpec
-from judgerl.trainers.common import LoraSpec, device_args, last_trainer_checkpoint
+from judgerl.trainers.common import LoraSpec, last_trainer_checkpoint, schedule_args
 
 log = get_logger("judgerl.dpo")
 OUTPUTS = {"checkpoint": "checkpoint"}
@@ -191,34 +191,15 @@ def run_dpo(stage: DPOStage, ctx: StageContext) -> StageResult:
     # The config comes first: building it sets up the distributed state, so that each rank loads
     # its model straight onto its own device.
     config = DPOConfig(
-        output_dir=str(trainer_dir),
+        **schedule_args(stage, ctx),
         beta=stage.beta,
         loss_type=loss_types,
         loss_weights=loss_weights,
         label_smoothing=stage.label_smoothing,
         precompute_ref_log_probs=stage.precompute_ref_log_probs,
         precompute_ref_batch_size=stage.precompute_ref_batch_size,
-        max_steps=stage.max_steps,
-        num_train_epochs=stage.epochs,
-        learning_rate=stage.lr,
-        per_device_train_batch_size=stage.batch_size,
-        gradient_accumulation_steps=stage.grad_accum,
-        warmup_steps=stage.warmup_ratio,
-        lr_scheduler_type=stage.scheduler,
-        weight_decay=stage.weight_decay,
-        adam_beta2=stage.adam_beta2,
-        max_grad_norm=stage.max_grad_norm,
         max_length=stage.max_length,
         gradient_checkpointing=stage.gradient_checkpointing,
-        save_strategy="steps",
-        save_steps=stage.save_steps,
-        save_total_limit=stage.save_total_limit,
-        logging_steps=stage.logging_steps,
-        seed=ctx.seed,
-        data_seed=ctx.seed,
-        deepspeed=stage.deepspeed,
-        disable_tqdm=not ctx.progress,
-        **device_args(stage.bf16),
     )
     device = str(config.device)
     model, tokenizer = load_model_and_tokenizer(stage.model, dtype=stage.dtype, device=device)

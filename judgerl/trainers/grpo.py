@@ -45,7 +45,7 @@ from judgerl.data_prep.grpo_data import (
 )
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.rewards.registry import accepts_partners, parse_reward_specs
-from judgerl.trainers.common import LoraSpec, device_args, last_trainer_checkpoint
+from judgerl.trainers.common import LoraSpec, last_trainer_checkpoint, schedule_args
 from judgerl.trainers.verl_config import LOSS_AGG_MODES, VerlSpec
 
 log = get_logger("judgerl.grpo")
@@ -375,12 +375,7 @@ def _grpo_config(stage: GRPOStage, ctx: StageContext, weights: list[float]) -> A
         if stage.vllm_server_base_url:
             vllm["vllm_server_base_url"] = stage.vllm_server_base_url
     return GRPOConfig(
-        output_dir=str(ctx.path("trainer")),
-        max_steps=stage.max_steps,
-        num_train_epochs=stage.epochs,
-        learning_rate=stage.lr,
-        per_device_train_batch_size=stage.batch_size,
-        gradient_accumulation_steps=stage.grad_accum,
+        **schedule_args(stage, ctx),
         steps_per_generation=stage.steps_per_generation,
         num_generations=stage.num_generations,
         max_completion_length=stage.max_completion_length,
@@ -394,23 +389,9 @@ def _grpo_config(stage: GRPOStage, ctx: StageContext, weights: list[float]) -> A
         scale_rewards=stage.scale_rewards,
         num_iterations=stage.num_iterations,
         reward_weights=weights,
-        warmup_steps=stage.warmup_ratio,
-        lr_scheduler_type=stage.scheduler,
-        weight_decay=stage.weight_decay,
-        adam_beta2=stage.adam_beta2,
-        max_grad_norm=stage.max_grad_norm,
         activation_checkpointing=stage.gradient_checkpointing,
-        save_strategy="steps",
-        save_steps=stage.save_steps,
-        save_total_limit=stage.save_total_limit,
-        logging_steps=stage.logging_steps,
         log_completions=stage.log_completions,
-        seed=ctx.seed,
-        data_seed=ctx.seed,
-        deepspeed=stage.deepspeed,
-        disable_tqdm=not ctx.progress,
         **vllm,
-        **device_args(stage.bf16),
     )
 
 

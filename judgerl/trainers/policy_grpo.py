@@ -39,7 +39,7 @@ from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.policy_data import answer_correct, policy_rows
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.rewards.registry import parse_reward_specs
-from judgerl.trainers.common import device_args, last_trainer_checkpoint
+from judgerl.trainers.common import last_trainer_checkpoint, schedule_args
 
 log = get_logger("judgerl.policy_grpo")
 OUTPUTS = {"checkpoint": "checkpoint", "log": "log_history.json", "curve": "reward_curve.json"}
@@ -370,12 +370,7 @@ def _grpo_config(stage: PolicyGRPOStage, ctx: StageContext, weights: list[float]
     from trl import GRPOConfig
 
     return GRPOConfig(
-        output_dir=str(ctx.path("trainer")),
-        max_steps=stage.max_steps,
-        num_train_epochs=stage.epochs,
-        learning_rate=stage.lr,
-        per_device_train_batch_size=stage.batch_size,
-        gradient_accumulation_steps=stage.grad_accum,
+        **schedule_args(stage, ctx),
         steps_per_generation=stage.steps_per_generation,
         num_generations=stage.num_generations,
         max_completion_length=stage.max_completion_length,
@@ -385,21 +380,8 @@ def _grpo_config(stage: PolicyGRPOStage, ctx: StageContext, weights: list[float]
         loss_type=stage.loss_type,
         scale_rewards=stage.scale_rewards,
         reward_weights=weights,
-        warmup_steps=stage.warmup_ratio,
-        lr_scheduler_type=stage.scheduler,
-        weight_decay=stage.weight_decay,
-        adam_beta2=stage.adam_beta2,
-        max_grad_norm=stage.max_grad_norm,
         activation_checkpointing=False,
-        save_strategy="steps",
-        save_steps=stage.save_steps,
-        save_total_limit=stage.save_total_limit,
-        logging_steps=stage.logging_steps,
         log_completions=stage.log_completions,
-        seed=ctx.seed,
-        data_seed=ctx.seed,
-        disable_tqdm=not ctx.progress,
-        **device_args(stage.bf16),
     )
 
 

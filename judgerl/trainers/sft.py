@@ -20,7 +20,7 @@ from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.policy_data import policy_rows, policy_sft_rows
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.data_prep.sft_format import sft_records
-from judgerl.trainers.common import LoraSpec, device_args, last_trainer_checkpoint
+from judgerl.trainers.common import LoraSpec, last_trainer_checkpoint, schedule_args
 
 log = get_logger("judgerl.sft")
 OUTPUTS = {"checkpoint": "checkpoint"}
@@ -99,28 +99,9 @@ def run_sft(stage: SFTStage, ctx: StageContext) -> StageResult:
     tokenizer.padding_side = "right"
     trainer_dir = ctx.path("trainer")
     config = SFTConfig(
-        output_dir=str(trainer_dir),
-        max_steps=stage.max_steps,
-        num_train_epochs=stage.epochs,
-        learning_rate=stage.lr,
-        per_device_train_batch_size=stage.batch_size,
-        gradient_accumulation_steps=stage.grad_accum,
-        warmup_steps=stage.warmup_ratio,
-        lr_scheduler_type=stage.scheduler,
-        weight_decay=stage.weight_decay,
-        adam_beta2=stage.adam_beta2,
-        max_grad_norm=stage.max_grad_norm,
+        **schedule_args(stage, ctx),
         max_length=stage.max_length,
         gradient_checkpointing=stage.gradient_checkpointing,
-        save_strategy="steps",
-        save_steps=stage.save_steps,
-        save_total_limit=stage.save_total_limit,
-        logging_steps=stage.logging_steps,
-        seed=ctx.seed,
-        data_seed=ctx.seed,
-        deepspeed=stage.deepspeed,
-        disable_tqdm=not ctx.progress,
-        **device_args(stage.bf16),
     )
     trainer = SFTTrainer(
         model=model,
