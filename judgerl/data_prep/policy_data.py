@@ -50,8 +50,19 @@ def preferred_response(sample: JudgeSample) -> str:
     return sample.response_a if sample.label == "a" else sample.response_b
 
 
+def rejected_response(sample: JudgeSample) -> str:
+    """The response the sample's label does not prefer (a wrong answer for the addition task).
+
+    >>> from judgerl.data_prep.synthetic import make_synthetic_splits
+    >>> s = make_synthetic_splits(1, 0, seed=1).train[0]
+    >>> rejected_response(s) != preferred_response(s)
+    True
+    """
+    return sample.response_b if sample.label == "a" else sample.response_a
+
+
 def policy_rows(samples: list[JudgeSample], dedupe: bool = True) -> PolicyRows:
-    """One policy row per question: prompt (chat messages), reference (preferred response), answer.
+    """One policy row per question: prompt (chat messages), reference (preferred response), answer, rejected.
 
     `answer` is the last number in the reference (None when it has none); exact-match scoring
     uses it. With `dedupe`, a question asked twice (e.g. both answer orders) keeps its first row.
@@ -60,6 +71,8 @@ def policy_rows(samples: list[JudgeSample], dedupe: bool = True) -> PolicyRows:
     >>> rows = policy_rows(make_synthetic_splits(3, 0, seed=1).train).rows
     >>> len(rows), rows[0]["prompt"][-1]["role"], rows[0]["reference"].startswith("The sum is ")
     (3, 'user', True)
+    >>> rows[0]["rejected"] != rows[0]["reference"]
+    True
     """
     out = PolicyRows(rows=[])
     seen: set[str] = set()
@@ -82,21 +95,28 @@ def policy_rows(samples: list[JudgeSample], dedupe: bool = True) -> PolicyRows:
                 "prompt": [dict(m) for m in s.conversation],
                 "reference": reference,
                 "answer": last_number(reference),
+                "rejected": rejected_response(s).strip(),
             }
         )
     return out
 
 
-def policy_sft_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def policy_sft_rows(rows: list[dict[str, Any]], with_rejected: bool = False) -> list[dict[str, Any]]:
     """Prompt-completion rows (TRL SFT) teaching the policy to write the reference answer.
 
-    >>> policy_sft_rows([{"prompt": [{"role": "user", "content": "2+2?"}], "reference": "4"}])[0]["completion"]
-    [{'role': 'assistant', 'content': '4'}]
+    `with_rejected` also teaches each question's rejected response (when it has a non-empty one):
+    the policy then writes the right answer about half the time when sampled, a policy with room
+    for RL to sharpen (the `sft` stage's `target: policy_mixed`).
+
+    >>> rows = [{"prompt": [{"role": "user", "content": "2+2?"}], "reference": "4", "rejected": "5"}]
+    >>> [r["completion"][0]["content"] for r in policy_sft_rows(rows)], len(policy_sft_rows(rows, True))
+    (['4'], 2)
     """
-    return [
-        {"prompt": r["prompt"], "completion": [{"role": "assistant", "content": r["reference"]}]}
-        for r in rows
-    ]
+    out = []
+    for r in rows:
+        answers = [r["reference"]] + ([r["rejected"]] if with_rejected and r.get("rejected") else [])
+        out += [{"prompt": r["prompt"], "completion": [{"role": "assistant", "content": a}]} for a in answers]
+    return out
 
 
 def answer_correct(completion: str, row: dict[str, Any]) -> bool:

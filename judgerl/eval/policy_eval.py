@@ -1,10 +1,12 @@
-"""The `policy_eval` stage: exact-match accuracy of a policy's greedy answers on held-out questions.
+"""The `policy_eval` stage: exact-match accuracy of a policy's answers on held-out questions.
 
 judgerl run recipes/policy_with_judge.yaml --only policy_eval_after
 
 The questions and true answers come from judge samples (`data_prep.policy_data`): the question
 is the conversation, the answer the last number of the preferred response (for the addition
-task, the true sum). Answers are decoded greedily with the shared generation backend.
+task, the true sum). Answers are decoded greedily with the shared generation backend, or sampled
+(`temperature > 0`, `samples` answers per question: the accuracy is then the mean over all of
+them, the quantity GRPO at that temperature raises).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from judgerl.core.config import StrictModel
 from judgerl.core.errors import StageError
@@ -34,9 +36,19 @@ class PolicyEvalStage(StrictModel):
     data: str
     max_samples: int | None = Field(None, ge=1)
     max_new_tokens: int = Field(16, ge=1)
+    temperature: float = Field(0.0, ge=0)
+    samples: int = Field(1, ge=1)
     batch_size: int = Field(64, ge=1)
     backend: Literal["hf", "vllm"] = "hf"
     dtype: str = "auto"
+
+    @model_validator(mode="after")
+    def _samples_need_sampling(self) -> PolicyEvalStage:
+        if self.samples > 1 and self.temperature == 0:
+            raise ValueError(
+                f"samples = {self.samples} needs temperature > 0 (greedy answers are all the same)"
+            )
+        return self
 
 
 def accuracy_metrics(rows: list[dict[str, Any]], completions: list[str]) -> dict[str, Any]:
@@ -59,22 +71,29 @@ def accuracy_metrics(rows: list[dict[str, Any]], completions: list[str]) -> dict
     }
 
 
-def greedy_answers(
-    generator: Any, rows: list[dict[str, Any]], max_new_tokens: int, batch_size: int
-) -> list[str]:
-    """The policy's greedy completion for each row's prompt, in order.
+def policy_answers(
+    generator: Any,
+    rows: list[dict[str, Any]],
+    max_new_tokens: int,
+    batch_size: int,
+    temperature: float = 0.0,
+    samples: int = 1,
+    seed: int = 0,
+) -> list[list[str]]:
+    """The policy's completions for each row's prompt, in order (greedy by default).
 
-    Usage: texts = greedy_answers(make_generator("hf", path), rows, max_new_tokens=16, batch_size=64)
+    Usage: texts = policy_answers(make_generator("hf", path), rows, max_new_tokens=16, batch_size=64)
     """
     from judgerl.models.generation import SamplingSpec
 
-    spec = SamplingSpec(max_new_tokens=max_new_tokens, temperature=0.0, batch_size=batch_size)
-    outs = generator.generate([r["prompt"] for r in rows], spec, progress=False, desc="policy answers")
-    return [o[0] for o in outs]
+    spec = SamplingSpec(
+        max_new_tokens=max_new_tokens, temperature=temperature, n=samples, seed=seed, batch_size=batch_size
+    )
+    return generator.generate([r["prompt"] for r in rows], spec, progress=False, desc="policy answers")
 
 
 def run_policy_eval(stage: PolicyEvalStage, ctx: StageContext) -> StageResult:
-    """Greedy answers of the policy to the stage's questions; writes predictions.jsonl and metrics.json.
+    """The policy's answers to the stage's questions; writes predictions.jsonl and metrics.json.
 
     judgerl run recipes/policy_with_judge.yaml --only policy_eval_before
     """
@@ -86,10 +105,21 @@ def run_policy_eval(stage: PolicyEvalStage, ctx: StageContext) -> StageResult:
         raise StageError(f"policy_eval: no usable question in {stage.data} (skipped: {built.skipped[:3]})")
     generator = make_generator(stage.backend, stage.model, dtype=stage.dtype)
     start = time.time()
-    completions = greedy_answers(generator, rows, stage.max_new_tokens, stage.batch_size)
+    answers = policy_answers(
+        generator, rows, stage.max_new_tokens, stage.batch_size, stage.temperature, stage.samples, ctx.seed
+    )
     seconds = time.time() - start
-    metrics = accuracy_metrics(rows, completions)
-    metrics.update(model=stage.model, skipped=len(built.skipped), seconds=round(seconds, 1))
+    expanded = [r for r, outs in zip(rows, answers, strict=True) for _ in outs]
+    completions = [c for outs in answers for c in outs]
+    metrics = accuracy_metrics(expanded, completions)
+    metrics.update(
+        questions=len(rows),
+        temperature=stage.temperature,
+        samples=stage.samples,
+        model=stage.model,
+        skipped=len(built.skipped),
+        seconds=round(seconds, 1),
+    )
     write_jsonl(
         ctx.path(OUTPUTS["predictions"]),
         (
@@ -100,7 +130,7 @@ def run_policy_eval(stage: PolicyEvalStage, ctx: StageContext) -> StageResult:
                 "completion": c,
                 "correct": answer_correct(c, r),
             }
-            for r, c in zip(rows, completions, strict=True)
+            for r, c in zip(expanded, completions, strict=True)
         ),
     )
     write_json(ctx.path(OUTPUTS["metrics"]), metrics)

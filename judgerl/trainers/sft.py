@@ -31,12 +31,14 @@ class SFTStage(StrictModel):
 
     `target: policy` trains a policy instead of a judge: question -> preferred response
     (`data_prep.policy_data`), from the same judge samples; `prompt` is then unused.
+    `target: policy_mixed` teaches both responses of each question (right and wrong), so the
+    sampled policy is right about half the time: a policy with room for RL.
     """
 
     kind: Literal["sft"] = "sft"
     model: str
     data: str
-    target: Literal["judge", "policy"] = "judge"
+    target: Literal["judge", "policy", "policy_mixed"] = "judge"
     prompt: PromptSpec | None = None
     max_steps: int = -1
     epochs: float = Field(1.0, gt=0)
@@ -81,16 +83,17 @@ def run_sft(stage: SFTStage, ctx: StageContext) -> StageResult:
 
     spec = stage.prompt or PromptSpec()
     samples = read_samples(stage.data)
-    records = policy_rows(samples) if stage.target == "policy" else sft_records(samples, spec)
+    policy = stage.target != "judge"
+    records = policy_rows(samples) if policy else sft_records(samples, spec)
     if records.skipped:
         log.warning(
             f"sft: skipped {len(records.skipped)} of {len(samples)} samples: first {records.skipped[:3]}"
         )
     if not records.rows:
-        what = "question with a reference answer" if stage.target == "policy" else f"trace for prompt {spec}"
+        what = "question with a reference answer" if policy else f"trace for prompt {spec}"
         raise StageError(f"sft: no sample in {stage.data} has a usable {what}")
-    if stage.target == "policy":
-        rows = policy_sft_rows(records.rows)
+    if policy:
+        rows = policy_sft_rows(records.rows, with_rejected=stage.target == "policy_mixed")
     else:
         rows = [{"prompt": r["messages"][:-1], "completion": r["messages"][-1:]} for r in records.rows]
     dataset = Dataset.from_list(rows)

@@ -219,18 +219,50 @@ def test_policy_sft_and_eval_on_the_tiny_model(tiny, tmp_path) -> None:
     assert len(preds) == 5 and {"id", "question", "answer", "completion", "correct"} <= set(preds[0])
     assert result.metrics["n"] == 5 and result.metrics["correct"] == sum(p["correct"] for p in preds)
     assert read_json(tmp_path / "eval" / "metrics.json")["accuracy"] == result.metrics["accuracy"]
+    # a mixed policy is taught both answers of each question; sampled evaluation counts every answer
+    mixed = run_sft(
+        SFTStage(
+            model=str(model), data=str(data), target="policy_mixed", max_steps=1, batch_size=4, max_length=64
+        ),
+        StageContext("policy_sft", tmp_path / "mixed", progress=False),
+    )
+    assert mixed.metrics["train_rows"] == 24
+    sampled = run_policy_eval(
+        PolicyEvalStage(
+            model=mixed.outputs["checkpoint"],
+            data=str(data),
+            max_samples=5,
+            max_new_tokens=6,
+            temperature=1.0,
+            samples=3,
+        ),
+        StageContext("policy_eval", tmp_path / "sampled", seed=1, progress=False),
+    )
+    rows = list(read_jsonl(tmp_path / "sampled" / "predictions.jsonl"))
+    assert len(rows) == 15 and [r["id"] for r in rows[:3]] == [rows[0]["id"]] * 3
+    assert sampled.metrics["n"] == 15 and sampled.metrics["questions"] == 5
+    assert sampled.metrics["correct"] == sum(r["correct"] for r in rows)
+    with pytest.raises(ValidationError, match="samples = 3 needs temperature > 0"):
+        PolicyEvalStage(model="m", data="d", samples=3)
 
 
 def test_policy_with_judge_recipe_wires_judge_policy_and_evals() -> None:
     recipe = load_recipe(REPO / "recipes" / "policy_with_judge.yaml")
     names = list(recipe.stages)
-    assert names.index("sft") < names.index("policy_sft") < names.index("policy_eval_before")
-    assert names.index("policy_eval_before") < names.index("policy_grpo") < names.index("policy_eval_after")
+    assert names.index("sft") < names.index("policy_sft") < names.index("policy_mix")
+    assert names.index("policy_mix") < names.index("policy_eval_before") < names.index("policy_grpo")
+    assert names.index("policy_grpo") < names.index("policy_eval_after")
     grpo = recipe.stages["policy_grpo"]
     assert grpo.judge_server.model == str(recipe.stage_dir("sft") / "checkpoint")
-    assert grpo.model == str(recipe.stage_dir("policy_sft") / "checkpoint")
+    assert grpo.model == str(recipe.stage_dir("policy_mix") / "checkpoint")
     assert grpo.prompt == PromptSpec("strength", instruction="compact")  # the judge's training prompt
     assert recipe.stages["policy_sft"].target == "policy"
+    assert recipe.stages["policy_mix"].model == str(recipe.stage_dir("policy_sft") / "checkpoint")
+    assert recipe.stages["policy_mix"].target == "policy_mixed"
+    # before and after are measured alike: sampled at GRPO's temperature, and greedy
+    for when in ("before", "after"):
+        sampled, greedy = recipe.stages[f"policy_eval_{when}"], recipe.stages[f"policy_greedy_{when}"]
+        assert (sampled.temperature, sampled.samples, greedy.temperature) == (grpo.temperature, 4, 0.0)
     after = recipe.stages["policy_eval_after"]
     assert after.model == str(recipe.stage_dir("policy_grpo") / "checkpoint")
     assert (
