@@ -81,10 +81,19 @@ def test_policy_rows_hold_the_question_and_the_true_sum() -> None:
             "prompt": [{"role": "user", "content": f"What is {s.metadata['x']}+{s.metadata['y']}?"}],
             "reference": f"The sum is {total}.",
             "answer": str(total),
+            "rejected": (s.response_b if s.label == "a" else s.response_a),
         }
+        assert row["rejected"] != row["reference"] and row["rejected"].startswith("The sum is ")
     sft = policy_sft_rows(built.rows[:1])
     assert sft[0]["completion"] == [{"role": "assistant", "content": built.rows[0]["reference"]}]
     assert sft[0]["prompt"] == built.rows[0]["prompt"]
+    mixed = policy_sft_rows(built.rows[:2], with_rejected=True)
+    assert [m["completion"][0]["content"] for m in mixed] == [
+        built.rows[0]["reference"],
+        built.rows[0]["rejected"],
+        built.rows[1]["reference"],
+        built.rows[1]["rejected"],
+    ]
 
 
 def test_exact_match_and_accuracy() -> None:
