@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -650,10 +651,16 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `judgerl` console script. Usage: main(["validate", "recipes/quickstart.yaml"])."""
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # inside the try, so that a reader that went away is handled below
+        return code
     except JudgeRLError as e:
         print(f"judgerl: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader went away (`judgerl ls | head`): stop quietly, as other CLI tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -32,3 +32,14 @@ def test_validate_reports_a_bad_key_with_exit_code_2(
     assert main(["validate", str(tiny_recipe), "stages.sft.epochz=3"]) == 2
     err = capsys.readouterr().err
     assert "stages.sft.epochz: unknown key" in err and str(tiny_recipe) in err
+
+
+def test_a_closed_stdout_ends_quietly() -> None:
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    # the reader exits before judgerl writes a byte, so every write meets a closed pipe
+    cmd = f"{sys.executable} -m judgerl validate {repo / 'recipes' / 'policy_with_judge.yaml'} | true"
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, timeout=120)
+    assert "BrokenPipeError" not in done.stderr and done.returncode == 0, done.stderr

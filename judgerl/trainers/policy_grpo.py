@@ -40,9 +40,15 @@ from judgerl.data_prep.policy_data import answer_correct, policy_rows
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.rewards.registry import parse_reward_specs
 from judgerl.trainers.common import last_trainer_checkpoint, schedule_args
+from judgerl.trainers.curves import curve_summary, plot_reward_curve
 
 log = get_logger("judgerl.policy_grpo")
-OUTPUTS = {"checkpoint": "checkpoint", "log": "log_history.json", "curve": "reward_curve.json"}
+OUTPUTS = {
+    "checkpoint": "checkpoint",
+    "log": "log_history.json",
+    "curve": "reward_curve.json",
+    "plot": "reward_curve.png",
+}
 POLICY_REWARDS = ("remote_judge",)
 SERVE_PROMPTS = ("cot", "strength", "direct")
 
@@ -277,25 +283,6 @@ def curve_points(
     return points
 
 
-def curve_rise(points: Sequence[dict[str, Any]], key: str, window: float = 0.25) -> dict[str, Any]:
-    """Mean of `key` over the first and last `window` of the points, and the rise between them.
-
-    >>> curve_rise([{"reward": v} for v in (0.1, 0.2, 0.7, 0.8)], "reward", window=0.5)
-    {'points': 4, 'first': 0.15, 'last': 0.75, 'rise': 0.6}
-    """
-    values = [float(p[key]) for p in points if key in p]
-    if not values:
-        return {"points": 0, "first": None, "last": None, "rise": None}
-    n = max(1, int(len(values) * window))
-    first, last = sum(values[:n]) / n, sum(values[-n:]) / n
-    return {
-        "points": len(values),
-        "first": round(first, 4),
-        "last": round(last, 4),
-        "rise": round(last - first, 4),
-    }
-
-
 def _server_metrics(url: str) -> dict[str, Any]:
     """The judge server's /metrics (request counts, latencies, batch sizes, parse failures); {} on failure."""
     token = os.environ.get("JUDGERL_SERVE_TOKEN")
@@ -318,7 +305,7 @@ def run_policy_grpo(
     `server_factory(model, extra_args=..., log_path=..., ready_timeout=..., env=...)` makes the
     server (judgerl.stages passes serving.process.JudgeServerProcess). The server is stopped in a
     `finally`: after success, a training error or an interrupt. Writes the policy checkpoint,
-    log_history.json, reward_curve.json and, in the stage folder, judge_server.log.
+    log_history.json, reward_curve.json (.png) and, in the stage folder, judge_server.log.
 
     Usage: run_policy_grpo(PolicyGRPOStage(model=..., data=..., judge_server={"model": ...}), ctx, JudgeServerProcess)
     """
@@ -430,12 +417,13 @@ def _train(stage: PolicyGRPOStage, ctx: StageContext, url: str | None) -> StageR
         save_checkpoint(trainer.model, tokenizer, ctx.path(OUTPUTS["checkpoint"]), merge_lora=False)
         write_json(ctx.path(OUTPUTS["log"]), history)
         write_json(ctx.path(OUTPUTS["curve"]), points)
+        plot_reward_curve(history, ctx.path(OUTPUTS["plot"]), reward_keys, title=f"policy GRPO ({ctx.name})")
     metrics = {
         "train_prompts": len(rows),
         "steps": trainer.state.global_step,
-        "reward_curve": curve_rise(points, "reward"),
-        "answer_match_curve": curve_rise(points, "answer_match"),
-        **{f"curve/{k}": curve_rise(points, k) for k in reward_keys[2:]},
+        "reward_curve": curve_summary(points, "reward"),
+        "answer_match_curve": curve_summary(points, "answer_match"),
+        **{f"curve/{k}": curve_summary(points, k) for k in reward_keys[2:]},
         "train_loss": output.training_loss,
         "train_seconds": round(train_seconds, 1),
         "resumed_from": str(resume) if resume else None,

@@ -46,7 +46,8 @@ from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.grpo_data import grpo_rows, load_grpo_samples
 from judgerl.data_prep.prompts import PromptSpec
-from judgerl.trainers.grpo import OUTPUTS, GRPOStage, curve_summary, plot_reward_curve
+from judgerl.trainers.curves import curve_summary, plot_reward_curve
+from judgerl.trainers.grpo import OUTPUTS, GRPOStage
 from judgerl.trainers.verl_config import LOSS_AGG_MODES
 from judgerl.trainers.verl_export import REWARD_FUNCTION, write_reward_module, write_verl_parquet
 

@@ -205,6 +205,7 @@ def test_short_run_with_a_served_judge_writes_a_checkpoint_and_logs_the_reward(t
     assert all(0.0 <= h["answer_match"] <= 1.0 for h in history if "answer_match" in h)
     curve = read_json(tmp_path / "reward_curve.json")
     assert [p["step"] for p in curve] == [1, 2] and {"reward", "answer_match"} <= set(curve[0])
+    assert (tmp_path / "reward_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     m = result.metrics
     assert m["steps"] == 2 and m["train_prompts"] == 12 and m["reward_curve"]["points"] == 2
     # 2 steps x 4 completions, each judged against its reference in both orders
