@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,20 @@ def schedule_args(stage: Any, ctx: Any) -> dict[str, Any]:
         "disable_tqdm": not ctx.progress,
         **device_args(stage.bf16),
     }
+
+
+def train_resumable(trainer: Any, ctx: Any, log: Any) -> tuple[Any, float, str | None]:
+    """`trainer.train()`, resumed from the stage's last `trainer/checkpoint-N` when the run resumes.
+
+    Returns (train output, training seconds, the checkpoint resumed from or None).
+    Usage: output, seconds, resumed_from = train_resumable(trainer, ctx, log)
+    """
+    resume = last_trainer_checkpoint(ctx.path("trainer")) if ctx.resume else None
+    if resume is not None:
+        log.info(f"{ctx.name}: resuming from {resume}")
+    start = time.time()
+    output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    return output, time.time() - start, str(resume) if resume else None
 
 
 def last_trainer_checkpoint(folder: Path) -> Path | None:

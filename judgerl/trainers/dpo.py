@@ -21,7 +21,6 @@ is the base model with the adapter disabled.
 
 from __future__ import annotations
 
-import time
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -33,7 +32,7 @@ from judgerl.core.logging import get_logger
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.pairs import read_pairs
 from judgerl.data_prep.prompts import PromptSpec
-from judgerl.trainers.common import LoraSpec, last_trainer_checkpoint, schedule_args
+from judgerl.trainers.common import LoraSpec, schedule_args, train_resumable
 
 log = get_logger("judgerl.dpo")
 OUTPUTS = {"checkpoint": "checkpoint"}
@@ -187,7 +186,6 @@ def run_dpo(stage: DPOStage, ctx: StageContext) -> StageResult:
     dataset = Dataset.from_list(dpo_rows(pairs.rows))
 
     loss_types, loss_weights = stage.trl_losses()
-    trainer_dir = ctx.path("trainer")
     # The config comes first: building it sets up the distributed state, so that each rank loads
     # its model straight onto its own device.
     config = DPOConfig(
@@ -215,12 +213,7 @@ def run_dpo(stage: DPOStage, ctx: StageContext) -> StageResult:
         processing_class=tokenizer,
         peft_config=stage.lora.to_peft() if stage.lora else None,
     )
-    resume = last_trainer_checkpoint(trainer_dir) if ctx.resume else None
-    if resume is not None:
-        log.info(f"dpo: resuming from {resume}")
-    start = time.time()
-    output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    train_seconds = time.time() - start
+    output, train_seconds, resumed_from = train_resumable(trainer, ctx, log)
 
     checkpoint = ctx.path(OUTPUTS["checkpoint"])
     history = trainer.state.log_history
@@ -244,6 +237,6 @@ def run_dpo(stage: DPOStage, ctx: StageContext) -> StageResult:
         "final_reward_accuracy": final_acc,
         "train_loss": output.training_loss,
         "train_seconds": round(train_seconds, 1),
-        "resumed_from": str(resume) if resume else None,
+        "resumed_from": resumed_from,
     }
     return StageResult(outputs={"checkpoint": str(checkpoint)}, metrics=metrics)

@@ -21,7 +21,6 @@ which the consistency reward needs.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Iterator, Sequence, Sized
 from typing import Any, Literal
 
@@ -44,7 +43,7 @@ from judgerl.data_prep.grpo_data import (
 )
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.rewards.registry import accepts_partners, parse_reward_specs
-from judgerl.trainers.common import LoraSpec, last_trainer_checkpoint, schedule_args
+from judgerl.trainers.common import LoraSpec, schedule_args, train_resumable
 from judgerl.trainers.curves import curve_summary, plot_reward_curve
 from judgerl.trainers.verl_config import LOSS_AGG_MODES, VerlSpec
 
@@ -382,13 +381,7 @@ def _run_trl(stage: GRPOStage, ctx: StageContext) -> StageResult:
         processing_class=tokenizer,
         peft_config=stage.lora.to_peft() if stage.lora else None,
     )
-    trainer_dir = ctx.path("trainer")
-    resume = last_trainer_checkpoint(trainer_dir) if ctx.resume else None
-    if resume is not None:
-        log.info(f"grpo: resuming from {resume}")
-    start = time.time()
-    output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    train_seconds = time.time() - start
+    output, train_seconds, resumed_from = train_resumable(trainer, ctx, log)
 
     history = trainer.state.log_history
     keys = reward_keys(history)
@@ -409,7 +402,7 @@ def _run_trl(stage: GRPOStage, ctx: StageContext) -> StageResult:
         "pairs_complete_min": pair_stats.get("pairs_complete_min"),
         "train_loss": output.training_loss,
         "train_seconds": round(train_seconds, 1),
-        "resumed_from": str(resume) if resume else None,
+        "resumed_from": resumed_from,
     }
     log.info(f"grpo: reward {metrics['reward_curve']} over {metrics['steps']} steps")
     return StageResult(outputs={k: str(ctx.path(v)) for k, v in OUTPUTS.items()}, metrics=metrics)

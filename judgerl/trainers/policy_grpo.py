@@ -39,7 +39,7 @@ from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.policy_data import answer_correct, policy_rows
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.rewards.registry import parse_reward_specs
-from judgerl.trainers.common import last_trainer_checkpoint, schedule_args
+from judgerl.trainers.common import schedule_args, train_resumable
 from judgerl.trainers.curves import curve_summary, plot_reward_curve
 
 log = get_logger("judgerl.policy_grpo")
@@ -400,13 +400,7 @@ def _train(stage: PolicyGRPOStage, ctx: StageContext, url: str | None) -> StageR
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
     )
-    trainer_dir = ctx.path("trainer")
-    resume = last_trainer_checkpoint(trainer_dir) if ctx.resume else None
-    if resume is not None:
-        log.info(f"policy_grpo: resuming from {resume}")
-    start = time.time()
-    output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    train_seconds = time.time() - start
+    output, train_seconds, resumed_from = train_resumable(trainer, ctx, log)
 
     history = trainer.state.log_history
     reward_keys = ["reward", "answer_match"] + sorted(
@@ -426,7 +420,7 @@ def _train(stage: PolicyGRPOStage, ctx: StageContext, url: str | None) -> StageR
         **{f"curve/{k}": curve_summary(points, k) for k in reward_keys[2:]},
         "train_loss": output.training_loss,
         "train_seconds": round(train_seconds, 1),
-        "resumed_from": str(resume) if resume else None,
+        "resumed_from": resumed_from,
     }
     log.info(
         f"policy_grpo: reward {metrics['reward_curve']}, answer_match {metrics['answer_match_curve']} "

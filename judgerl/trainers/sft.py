@@ -6,7 +6,6 @@ torchrun --nproc_per_node 8 -m judgerl stage recipes/think_j/qwen2.5-7b.yaml sft
 
 from __future__ import annotations
 
-import time
 from typing import Any, Literal
 
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
@@ -20,7 +19,7 @@ from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.policy_data import policy_rows, policy_sft_rows
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.data_prep.sft_format import sft_records
-from judgerl.trainers.common import LoraSpec, last_trainer_checkpoint, schedule_args
+from judgerl.trainers.common import LoraSpec, schedule_args, train_resumable
 
 log = get_logger("judgerl.sft")
 OUTPUTS = {"checkpoint": "checkpoint"}
@@ -100,7 +99,6 @@ def run_sft(stage: SFTStage, ctx: StageContext) -> StageResult:
 
     model, tokenizer = load_model_and_tokenizer(stage.model, dtype="auto")
     tokenizer.padding_side = "right"
-    trainer_dir = ctx.path("trainer")
     config = SFTConfig(
         **schedule_args(stage, ctx),
         max_length=stage.max_length,
@@ -113,12 +111,7 @@ def run_sft(stage: SFTStage, ctx: StageContext) -> StageResult:
         processing_class=tokenizer,
         peft_config=stage.lora.to_peft() if stage.lora else None,
     )
-    resume = last_trainer_checkpoint(trainer_dir) if ctx.resume else None
-    if resume is not None:
-        log.info(f"sft: resuming from {resume}")
-    start = time.time()
-    output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    train_seconds = time.time() - start
+    output, train_seconds, resumed_from = train_resumable(trainer, ctx, log)
 
     checkpoint = ctx.path(OUTPUTS["checkpoint"])
     if trainer.is_world_process_zero():
@@ -133,6 +126,6 @@ def run_sft(stage: SFTStage, ctx: StageContext) -> StageResult:
         "final_loss": losses[-1] if losses else None,
         "train_loss": output.training_loss,
         "train_seconds": round(train_seconds, 1),
-        "resumed_from": str(resume) if resume else None,
+        "resumed_from": resumed_from,
     }
     return StageResult(outputs={"checkpoint": str(checkpoint)}, metrics=metrics)
