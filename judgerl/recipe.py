@@ -216,7 +216,11 @@ def _validation_message(err: ValidationError, prefix: str) -> str:
 
 
 def _known_keys(cls: type[StrictModel]) -> str:
-    return ", ".join(cls.model_fields)
+    # the stage's own keys first (kind leads), then those it inherits (the keys every trainer shares)
+    parents = [b for b in cls.__mro__[1:] if isinstance(b, type) and issubclass(b, StrictModel)]
+    inherited = {k for b in parents for k in b.model_fields}
+    own = [k for k in cls.model_fields if k not in inherited]
+    return ", ".join(own + [k for k in cls.model_fields if k in inherited])
 
 
 def validate_recipe(raw: dict[str, Any], source: str = "<recipe>") -> Recipe:

@@ -52,7 +52,34 @@ def device_args(bf16: bool | None) -> dict[str, Any]:
     }
 
 
-def schedule_args(stage: Any, ctx: Any) -> dict[str, Any]:
+class TrainingKeys(StrictModel):
+    """The recipe keys every judgerl trainer stage shares: schedule, optimizer, saving, precision.
+
+    A stage config subclasses it and redeclares a key only to change its default (SFT: lr 2e-5,
+    cosine, 3% warmup; DPO: lr 1e-6, cosine, 10% warmup; GRPO: these). `max_steps: -1` trains for
+    `epochs`; `warmup_ratio` is a fraction of the total steps; `bf16: null` means "on a GPU".
+
+    >>> TrainingKeys().scheduler, TrainingKeys(lr=3e-5).lr
+    ('constant', 3e-05)
+    """
+
+    max_steps: int = -1
+    epochs: float = Field(1.0, gt=0)
+    lr: float = Field(1e-6, gt=0)
+    batch_size: int = Field(16, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    warmup_ratio: float = Field(0.0, ge=0, lt=1)
+    scheduler: str = "constant"
+    weight_decay: float = Field(0.0, ge=0)
+    adam_beta2: float = Field(0.999, gt=0, lt=1)
+    max_grad_norm: float = Field(1.0, gt=0)
+    bf16: bool | None = None
+    save_steps: int = Field(100, ge=1)
+    save_total_limit: int = Field(2, ge=1)
+    logging_steps: int = Field(5, ge=1)
+
+
+def schedule_args(stage: TrainingKeys, ctx: Any) -> dict[str, Any]:
     """The TrainingArguments keys every judgerl trainer sets the same way, from its stage config.
 
     `stage` has the shared recipe keys (max_steps, epochs, lr, batch_size, grad_accum,

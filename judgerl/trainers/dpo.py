@@ -25,14 +25,13 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from judgerl.core.config import StrictModel
 from judgerl.core.errors import StageError
 from judgerl.core.jsonl import write_json
 from judgerl.core.logging import get_logger
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.pairs import read_pairs
 from judgerl.data_prep.prompts import PromptSpec
-from judgerl.trainers.common import LoraSpec, schedule_args, train_resumable
+from judgerl.trainers.common import LoraSpec, TrainingKeys, schedule_args, train_resumable
 
 log = get_logger("judgerl.dpo")
 OUTPUTS = {"checkpoint": "checkpoint"}
@@ -56,7 +55,7 @@ DPO_LOSS_TYPES: tuple[str, ...] = (
 )
 
 
-class DPOStage(StrictModel):
+class DPOStage(TrainingKeys):
     """Recipe keys of a `dpo` stage. `max_steps: -1` trains for `epochs` instead.
 
     `loss_type` is one TRL loss name or a list (combined with `loss_weights`, default 1 each);
@@ -77,24 +76,15 @@ class DPOStage(StrictModel):
     ref_model: str | None = None
     precompute_ref_log_probs: bool = False
     precompute_ref_batch_size: int | None = Field(None, ge=1)
-    max_steps: int = -1
-    epochs: float = Field(1.0, gt=0)
-    lr: float = Field(1e-6, gt=0)
     batch_size: int = Field(8, ge=1)
-    grad_accum: int = Field(1, ge=1)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     scheduler: str = "cosine"
-    weight_decay: float = Field(0.0, ge=0)
-    adam_beta2: float = Field(0.999, gt=0, lt=1)
-    max_grad_norm: float = Field(1.0, gt=0)
     max_length: int = Field(2048, ge=16)
     lora: LoraSpec | None = None
     merge_lora: bool = True
     dtype: str = "auto"
-    bf16: bool | None = None
     gradient_checkpointing: bool = False
     save_steps: int = Field(200, ge=1)
-    save_total_limit: int = Field(2, ge=1)
     logging_steps: int = Field(10, ge=1)
     deepspeed: str | None = None
 

@@ -28,7 +28,6 @@ import torch
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from torch.utils.data import Sampler
 
-from judgerl.core.config import StrictModel
 from judgerl.core.errors import StageError
 from judgerl.core.jsonl import write_json
 from judgerl.core.logging import get_logger
@@ -43,7 +42,7 @@ from judgerl.data_prep.grpo_data import (
 )
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.rewards.registry import accepts_partners, parse_reward_specs
-from judgerl.trainers.common import LoraSpec, schedule_args, train_resumable
+from judgerl.trainers.common import LoraSpec, TrainingKeys, schedule_args, train_resumable
 from judgerl.trainers.curves import curve_summary, plot_reward_curve
 from judgerl.trainers.verl_config import LOSS_AGG_MODES, VerlSpec
 
@@ -53,7 +52,7 @@ DEFAULT_REWARDS: list[dict[str, Any]] = [{"name": "strength", "weight": 1.0}]
 LossType = Literal["grpo", "dapo", "dr_grpo", "bnpo", "cispo", "sapo"]
 
 
-class GRPOStage(StrictModel):
+class GRPOStage(TrainingKeys):
     """Recipe keys of a `grpo` stage. Batch keys count completions per process (TRL's convention).
 
     `rewards` is a registry list (`[{name: strength, weight: 1.0}, {name: format, weight: 0.1}]`);
@@ -80,24 +79,10 @@ class GRPOStage(StrictModel):
     num_iterations: int = Field(1, ge=1)
     max_completion_length: int = Field(512, ge=1)
     max_prompt_length: int | None = Field(None, ge=1)
-    lr: float = Field(1e-6, gt=0)
-    max_steps: int = -1
-    epochs: float = Field(1.0, gt=0)
-    batch_size: int = Field(16, ge=1)
-    grad_accum: int = Field(1, ge=1)
     steps_per_generation: int | None = Field(None, ge=1, validate_default=True)
-    warmup_ratio: float = Field(0.0, ge=0, lt=1)
-    scheduler: str = "constant"
-    weight_decay: float = Field(0.0, ge=0)
-    adam_beta2: float = Field(0.999, gt=0, lt=1)
-    max_grad_norm: float = Field(1.0, gt=0)
     lora: LoraSpec | None = None
     merge_lora: bool = True
-    bf16: bool | None = None
     gradient_checkpointing: bool = False
-    save_steps: int = Field(100, ge=1)
-    save_total_limit: int = Field(2, ge=1)
-    logging_steps: int = Field(5, ge=1)
     deepspeed: str | None = None
     use_vllm: bool = False
     vllm_mode: Literal["colocate", "server"] = "colocate"

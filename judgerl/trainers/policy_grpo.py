@@ -39,7 +39,7 @@ from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.policy_data import answer_correct, policy_rows
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.rewards.registry import parse_reward_specs
-from judgerl.trainers.common import schedule_args, train_resumable
+from judgerl.trainers.common import TrainingKeys, schedule_args, train_resumable
 from judgerl.trainers.curves import curve_summary, plot_reward_curve
 
 log = get_logger("judgerl.policy_grpo")
@@ -119,7 +119,7 @@ class JudgeServerSpec(StrictModel):
         return {"OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads)}
 
 
-class PolicyGRPOStage(StrictModel):
+class PolicyGRPOStage(TrainingKeys):
     """Recipe keys of a `policy_grpo` stage. Batch keys count completions per process (TRL's convention).
 
     `model` is the policy checkpoint, `data` judge samples whose questions and preferred responses
@@ -146,20 +146,8 @@ class PolicyGRPOStage(StrictModel):
     scale_rewards: Literal["group", "batch", "none"] = "group"
     max_completion_length: int = Field(32, ge=1)
     lr: float = Field(1e-5, gt=0)
-    max_steps: int = -1
-    epochs: float = Field(1.0, gt=0)
     batch_size: int = Field(32, ge=1)
-    grad_accum: int = Field(1, ge=1)
     steps_per_generation: int | None = Field(None, ge=1, validate_default=True)
-    warmup_ratio: float = Field(0.0, ge=0, lt=1)
-    scheduler: str = "constant"
-    weight_decay: float = Field(0.0, ge=0)
-    adam_beta2: float = Field(0.999, gt=0, lt=1)
-    max_grad_norm: float = Field(1.0, gt=0)
-    bf16: bool | None = None
-    save_steps: int = Field(100, ge=1)
-    save_total_limit: int = Field(2, ge=1)
-    logging_steps: int = Field(5, ge=1)
     log_completions: bool = False
 
     @field_validator("rewards", mode="before")

@@ -10,7 +10,6 @@ from typing import Any, Literal
 
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
-from judgerl.core.config import StrictModel
 from judgerl.core.errors import StageError
 from judgerl.core.jsonl import write_json
 from judgerl.core.logging import get_logger
@@ -19,13 +18,13 @@ from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.policy_data import policy_rows, policy_sft_rows
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.data_prep.sft_format import sft_records
-from judgerl.trainers.common import LoraSpec, schedule_args, train_resumable
+from judgerl.trainers.common import LoraSpec, TrainingKeys, schedule_args, train_resumable
 
 log = get_logger("judgerl.sft")
 OUTPUTS = {"checkpoint": "checkpoint"}
 
 
-class SFTStage(StrictModel):
+class SFTStage(TrainingKeys):
     """Recipe keys of an `sft` stage. `max_steps: -1` trains for `epochs` instead.
 
     `target: policy` trains a policy instead of a judge: question -> preferred response
@@ -39,23 +38,15 @@ class SFTStage(StrictModel):
     data: str
     target: Literal["judge", "policy", "policy_mixed"] = "judge"
     prompt: PromptSpec | None = None
-    max_steps: int = -1
-    epochs: float = Field(1.0, gt=0)
     lr: float = Field(2e-5, gt=0)
     batch_size: int = Field(8, ge=1)
-    grad_accum: int = Field(1, ge=1)
     warmup_ratio: float = Field(0.03, ge=0, lt=1)
     scheduler: str = "cosine"
-    weight_decay: float = Field(0.0, ge=0)
-    adam_beta2: float = Field(0.999, gt=0, lt=1)
-    max_grad_norm: float = Field(1.0, gt=0)
     max_length: int = Field(2048, ge=16)
     lora: LoraSpec | None = None
     merge_lora: bool = True
-    bf16: bool | None = None
     gradient_checkpointing: bool = False
     save_steps: int = Field(200, ge=1)
-    save_total_limit: int = Field(2, ge=1)
     logging_steps: int = Field(25, ge=1)
     deepspeed: str | None = None
 
