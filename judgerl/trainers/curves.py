@@ -73,3 +73,16 @@ def plot_reward_curve(
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
     return Path(path)
+
+
+def reward_keys(
+    history: Sequence[dict[str, Any]], total: str = "reward", prefix: str = "rewards/"
+) -> list[str]:
+    """The logged reward-mean keys: the weighted total first, then each reward's mean.
+
+    >>> reward_keys([{"reward": 0.5, "rewards/strength/mean": 0.5, "rewards/strength/std": 0.1}])
+    ['reward', 'rewards/strength/mean']
+    """
+    keys = {k for h in history for k in h}
+    parts = sorted(k for k in keys if k.startswith(prefix) and k.endswith("/mean"))
+    return ([total] if total in keys else []) + parts

@@ -43,7 +43,7 @@ from judgerl.data_prep.grpo_data import (
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.rewards.registry import accepts_partners, parse_reward_specs
 from judgerl.trainers.common import LoraSpec, TrainingKeys, schedule_args, train_resumable
-from judgerl.trainers.curves import curve_summary, plot_reward_curve
+from judgerl.trainers.curves import curve_summary, plot_reward_curve, reward_keys
 from judgerl.trainers.verl_config import LOSS_AGG_MODES, VerlSpec
 
 log = get_logger("judgerl.grpo")
@@ -258,19 +258,6 @@ def pair_checked(fn: Callable[..., list[float]], stats: dict[str, float]) -> Cal
     reward.__qualname__ = fn.__qualname__
     reward.__doc__ = fn.__doc__
     return reward
-
-
-def reward_keys(
-    history: Sequence[dict[str, Any]], total: str = "reward", prefix: str = "rewards/"
-) -> list[str]:
-    """The logged reward-mean keys: the weighted total first, then each reward's mean.
-
-    >>> reward_keys([{"reward": 0.5, "rewards/strength/mean": 0.5, "rewards/strength/std": 0.1}])
-    ['reward', 'rewards/strength/mean']
-    """
-    keys = {k for h in history for k in h}
-    parts = sorted(k for k in keys if k.startswith(prefix) and k.endswith("/mean"))
-    return ([total] if total in keys else []) + parts
 
 
 def _prompt_lengths(rows: Sequence[dict[str, Any]], tokenizer: Any) -> list[int]:

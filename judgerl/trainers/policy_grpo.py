@@ -40,7 +40,7 @@ from judgerl.data_prep.policy_data import answer_correct, policy_rows
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.rewards.registry import parse_reward_specs
 from judgerl.trainers.common import TrainingKeys, schedule_args, train_resumable
-from judgerl.trainers.curves import curve_summary, plot_reward_curve
+from judgerl.trainers.curves import curve_summary, plot_reward_curve, reward_keys
 
 log = get_logger("judgerl.policy_grpo")
 OUTPUTS = {
@@ -391,21 +391,20 @@ def _train(stage: PolicyGRPOStage, ctx: StageContext, url: str | None) -> StageR
     output, train_seconds, resumed_from = train_resumable(trainer, ctx, log)
 
     history = trainer.state.log_history
-    reward_keys = ["reward", "answer_match"] + sorted(
-        k for k in {k for h in history for k in h} if k.startswith("rewards/") and k.endswith("/mean")
-    )
-    points = curve_points(history, reward_keys)
+    per_reward = [k for k in reward_keys(history) if k != "reward"]
+    keys = ["reward", "answer_match", *per_reward]
+    points = curve_points(history, keys)
     if trainer.is_world_process_zero():
         save_checkpoint(trainer.model, tokenizer, ctx.path(OUTPUTS["checkpoint"]), merge_lora=False)
         write_json(ctx.path(OUTPUTS["log"]), history)
         write_json(ctx.path(OUTPUTS["curve"]), points)
-        plot_reward_curve(history, ctx.path(OUTPUTS["plot"]), reward_keys, title=f"policy GRPO ({ctx.name})")
+        plot_reward_curve(history, ctx.path(OUTPUTS["plot"]), keys, title=f"policy GRPO ({ctx.name})")
     metrics = {
         "train_prompts": len(rows),
         "steps": trainer.state.global_step,
         "reward_curve": curve_summary(points, "reward"),
         "answer_match_curve": curve_summary(points, "answer_match"),
-        **{f"curve/{k}": curve_summary(points, k) for k in reward_keys[2:]},
+        **{f"curve/{k}": curve_summary(points, k) for k in per_reward},
         "train_loss": output.training_loss,
         "train_seconds": round(train_seconds, 1),
         "resumed_from": resumed_from,

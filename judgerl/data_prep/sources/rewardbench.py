@@ -105,14 +105,14 @@ def _check_subsets(subsets: Sequence[str] | None) -> set[str] | None:
     return set(subsets)
 
 
-def _filter_subsets(result: LoadResult, wanted: set[str] | None, subset_of: Any) -> None:
+def _keep_subsets(rows: list[Any], wanted: set[str] | None, subset_of: Any, source: str) -> list[Any]:
+    """The rows in the wanted subsets (all when None); a requested subset with no rows is logged."""
     if wanted is None:
-        return
-    found = {subset_of(x) for x in result.samples}
-    absent = sorted(wanted - found)
+        return rows
+    absent = sorted(wanted - {subset_of(x) for x in rows})
     if absent:
-        log.warning("%s: requested subset(s) %s have no rows", result.source, absent)
-    result.samples = [x for x in result.samples if subset_of(x) in wanted]
+        log.warning("%s: requested subset(s) %s have no rows", source, absent)
+    return [x for x in rows if subset_of(x) in wanted]
 
 
 def v1_row_fn(source: str) -> Any:
@@ -165,7 +165,7 @@ def load_rewardbench(
     wanted = _check_subsets(subsets)
     rows = read_rewardbench_rows(path, split, **load_kwargs)
     result = convert_rows(source_name, rows, v1_row_fn(source_name), on_bad_row)
-    _filter_subsets(result, wanted, lambda s: s.subset)
+    result.samples = _keep_subsets(result.samples, wanted, lambda s: s.subset, result.source)
     return result
 
 
@@ -335,11 +335,7 @@ def load_rewardbench2(
             len(result.skipped),
             *result.skipped[0],
         )
-    if wanted is not None:
-        absent = sorted(wanted - {i.subset for i in result.items})
-        if absent:
-            log.warning("%s: requested subset(s) %s have no rows", source_name, absent)
-        result.items = [i for i in result.items if i.subset in wanted]
+    result.items = _keep_subsets(result.items, wanted, lambda i: i.subset, source_name)
     return result
 
 
