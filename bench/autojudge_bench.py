@@ -25,17 +25,17 @@ from typing import Any
 
 import torch
 
+from judgerl.autojudge.checkers import get_checker
+from judgerl.autojudge.classifier import ImportanceClassifier, fit_classifier, pick_threshold
+from judgerl.autojudge.features import mismatch_features
+from judgerl.autojudge.mining import items_from_samples, mine, mining_summary
+from judgerl.autojudge.stage import compare_decoders, decoder_table
 from judgerl.core.jsonl import write_json, write_text_atomic
 from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.models.loading import load_model_and_tokenizer
 from judgerl.models.tiny import TinyModelSpec, build_tiny_model
-from judgerl.rewards.autojudge.checkers import get_checker
-from judgerl.rewards.autojudge.classifier import ImportanceClassifier, fit_classifier, pick_threshold
-from judgerl.rewards.autojudge.features import mismatch_features
-from judgerl.rewards.autojudge.mining import items_from_samples, mine, mining_summary
-from judgerl.rewards.autojudge.stage import compare_decoders, decoder_table
 from judgerl.trainers.sft import SFTStage, run_sft
 
 REPO = Path(__file__).resolve().parents[1]

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from judgerl.rewards.probe.aspects import probe_text
-from judgerl.rewards.probe.features import FeatureExtractor
-from judgerl.rewards.probe.labels import gsm8k_solution_rows
-from judgerl.rewards.probe.train import (
+from judgerl.probes.aspects import probe_text
+from judgerl.probes.features import FeatureExtractor
+from judgerl.probes.labels import gsm8k_solution_rows
+from judgerl.probes.train import (
     TrainSpec,
     classification_metrics,
     majority_metrics,

@@ -2,6 +2,6 @@
 
 import sys
 
-from judgerl.cli import main
+from judgerl.cli.main import main
 
 sys.exit(main())

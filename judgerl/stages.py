@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from judgerl.autojudge import stage as autojudge
 from judgerl.core.config import StrictModel
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep import stage as prep
-from judgerl.eval import policy_eval, rewardbench, scaling_report
+from judgerl.eval import policy_eval
 from judgerl.eval import stage as evaluation
-from judgerl.rewards.autojudge import stage as autojudge
-from judgerl.rewards.probe import stage as probe_filter
+from judgerl.eval.rewardbench import stage as rewardbench
+from judgerl.eval.scaling import stage as scaling_report
+from judgerl.probes import stage as probe_filter
 from judgerl.serving.process import JudgeServerProcess
 from judgerl.trainers import dpo, grpo, pair_construction, policy_grpo, sft, tiny_model
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from judgerl.cli import main
+from judgerl.cli.main import main
 
 
 def test_help_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,6 +11,8 @@ ALLOWED = {
     "data_prep": {"core", "data_prep"},
     "models": {"core", "models"},
     "rewards": {"core", "data_prep", "models", "rewards"},
+    "autojudge": {"core", "data_prep", "models", "rewards", "autojudge"},
+    "probes": {"core", "data_prep", "models", "rewards", "probes"},
     "trainers": {"core", "data_prep", "models", "rewards", "trainers"},
     "eval": {"core", "data_prep", "models", "rewards", "eval"},
     "serving": {"core", "data_prep", "models", "rewards", "serving"},

@@ -1,6 +1,6 @@
 """The pointwise 0-10 score prompt: a judge rates one candidate solution for selection (best-of-k).
 
-The inference-time-scaling analysis (ALGORITHMS.md section 5) scores each sampled answer on its
+The inference-time-scaling analysis (docs/algorithms.md section 5) scores each sampled answer on its
 own and selects by softmax(score / T). Its judge protocol is short on purpose: prompt, greedy
 decoding, the first number of the reply, clamped to [0, 10] (`judgerl.rewards.score_parser`).
 """

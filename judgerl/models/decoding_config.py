@@ -17,7 +17,7 @@ same keys the same way at recipe load:
       threshold: 0.05                   # optional: overrides the threshold saved with the classifier
 ```
 
-`speculative` and `judge` decode greedily, one prompt at a time (judgerl.models.judge_decoding):
+`speculative` and `judge` decode greedily, one prompt at a time (judgerl.models.generation.speculative):
 a stage that samples (temperature > 0) cannot use them.
 """
 

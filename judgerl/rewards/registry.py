@@ -53,7 +53,7 @@ def register_reward(name: str) -> Callable[[RewardFn], RewardFn]:
 
 
 # rewards that live in modules with heavy imports, registered when first named
-_PLUGINS = {"probe": "judgerl.rewards.probe.reward", "remote_judge": "judgerl.rewards.remote"}
+_PLUGINS = {"probe": "judgerl.probes.reward", "remote_judge": "judgerl.rewards.remote"}
 
 
 def list_rewards() -> list[str]:

@@ -13,7 +13,8 @@ from judgerl.core.errors import RecipeError
 from judgerl.core.stage import StageContext
 from judgerl.data_prep.sources.base import seeded_flip
 from judgerl.data_prep.sources.rewardbench import load_rewardbench, load_rewardbench2
-from judgerl.eval.rewardbench import (
+from judgerl.eval.rewardbench.scoring import V1_SECTIONS, V1_SUBSETS
+from judgerl.eval.rewardbench.stage import (
     OUTPUTS,
     RewardBenchStage,
     generate_resumable,
@@ -22,7 +23,6 @@ from judgerl.eval.rewardbench import (
     ranking_layout,
     run_rewardbench,
 )
-from judgerl.eval.rewardbench_scoring import V1_SECTIONS, V1_SUBSETS
 
 MARK = "MARK"
 # per section: what the two rows of each subset are (right: chosen marked, wrong: rejected marked,

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from judgerl.cli import main
+from judgerl.cli.main import main
 from judgerl.core.stage import StageContext
 from judgerl.data_prep.sources import load_llmbar
-from judgerl.eval.rewardbench import OUTPUTS, RewardBenchStage, run_rewardbench
-from judgerl.eval.rewardbench_scoring import V1_SUBSETS, official_pair_score
+from judgerl.eval.rewardbench.scoring import V1_SUBSETS, official_pair_score
+from judgerl.eval.rewardbench.stage import OUTPUTS, RewardBenchStage, run_rewardbench
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 
 from .test_rewardbench import write_v1_file, write_v2_file

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from judgerl.eval.rewardbench_scoring import (
+from judgerl.eval.rewardbench.scoring import (
     V1_EXAMPLE_COUNTS,
     V1_SECTIONS,
     V1_SUBSETS,

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from judgerl.eval.scaling import (
+from judgerl.eval.scaling.theory import (
     DeltaPoint,
     delta,
     delta_on_plan,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from judgerl.core.errors import DataError
-from judgerl.eval.scaling_candidates import (
+from judgerl.eval.scaling.candidates import (
     Problem,
     PromptCandidates,
     answer_checker,

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from judgerl.eval.scaling_judges import HTTPJudge, JudgeEndpointError
+from judgerl.eval.scaling.judges import HTTPJudge, JudgeEndpointError
 
 
 class Server(ThreadingHTTPServer):

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from judgerl.data_prep.prompts import PromptSpec
-from judgerl.eval.scaling_candidates import PromptCandidates
-from judgerl.eval.scaling_judges import (
+from judgerl.eval.scaling.candidates import PromptCandidates
+from judgerl.eval.scaling.judges import (
     PROBES,
     GenerativeScoreJudge,
     OracleJudge,
@@ -197,7 +197,7 @@ def test_prm_sequence_head_and_bad_heads(prm_parts) -> None:
 
 
 def test_probe_registry_and_import_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("judgerl.eval.scaling_judges.PROBES", dict(PROBES))
+    monkeypatch.setattr("judgerl.eval.scaling.judges.PROBES", dict(PROBES))
 
     @register_probe("shortest")
     def shortest(prompt, candidates):

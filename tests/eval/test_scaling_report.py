@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from judgerl.cli import main
+from judgerl.cli.main import main
 from judgerl.core.stage import StageContext
-from judgerl.eval.scaling import pass_at_k
-from judgerl.eval.scaling_candidates import file_sha256, read_candidates
-from judgerl.eval.scaling_report import PERFECT, ScalingStage, run_scaling
+from judgerl.eval.scaling.candidates import file_sha256, read_candidates
+from judgerl.eval.scaling.stage import PERFECT, ScalingStage, run_scaling
+from judgerl.eval.scaling.theory import pass_at_k
 
 ROWS = [
     {"id": "a", "prompt": "1+1?", "candidates": ["2", "3", "4"], "correctness": [1, 0, 0]},

@@ -10,13 +10,13 @@ import pytest
 import torch
 from pydantic import ValidationError
 
+from judgerl.autojudge.classifier import ImportanceClassifier
 from judgerl.core.samples import write_samples
 from judgerl.core.stage import StageContext
 from judgerl.data_prep.synthetic import make_synthetic_splits
 from judgerl.eval.stage import EvalStage, run_eval
 from judgerl.models.decoding_config import DecodingSpec, check_backend, generator_kwargs
 from judgerl.recipe import validate_recipe
-from judgerl.rewards.autojudge.classifier import ImportanceClassifier
 from judgerl.trainers.grpo import GRPOStage
 from judgerl.trainers.pair_construction import PairsStage
 
@@ -187,7 +187,7 @@ def test_pairs_stage_speculative_and_judge_threshold_0_generations_equal_hf(
 def test_cli_eval_takes_the_draft_backends(
     spec_setup: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from judgerl.cli import main
+    from judgerl.cli.main import main
 
     common = ["eval", "--model", spec_setup["model"], "--data", spec_setup["data"], "--max-new-tokens", "12"]
     assert main([*common, "--out", str(tmp_path / "hf")]) == 0

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from judgerl.models.generation import SamplingSpec, make_generator
-from judgerl.models.vllm_backend import VLLMGenerator, build_vllm_sampling_kwargs
+from judgerl.models.generation.vllm import VLLMGenerator, build_vllm_sampling_kwargs
 
 
 def test_greedy_kwargs():

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from judgerl.cli import main
+from judgerl.cli.main import main
 from judgerl.core.errors import JudgeRLError, StageError
 from judgerl.rewards.remote import RemoteJudgeClient, ScoreItem
 from judgerl.serving.process import JudgeServerProcess

@@ -1,0 +1,417 @@
+"""The `scaling` stage and `judgerl scaling`: candidates + judges -> delta(k), delta(T), plots, table.
+
+Outputs in the stage folder: `points.json` (every (judge, k, T) point with mean, std, standard
+error and prompt counts, plus the run's inputs and each judge's failure counts), `table.md`,
+`delta_vs_k.png` (delta at one T against k, one line per judge, with the perfect judge's
+-pass@k) and `delta_vs_T.png` (delta at one k against T). Judge scores are cached under
+`scores/`, so a rerun or an interrupted sweep does not score again; converted or sampled
+candidates are written to `candidates.jsonl` - a user's candidates file is only read.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from judgerl.core.config import StrictModel
+from judgerl.core.errors import DataError, RecipeError
+from judgerl.core.jsonl import write_json, write_text_atomic
+from judgerl.core.logging import get_logger
+from judgerl.core.stage import StageContext, StageResult
+from judgerl.data_prep.prompts import PromptSpec
+from judgerl.eval.scaling.candidates import (
+    CandidateLoad,
+    PromptCandidates,
+    file_sha256,
+    gsm8k_solutions_to_candidates,
+    read_candidates,
+    read_problems,
+    sample_candidates,
+    write_candidates,
+)
+from judgerl.eval.scaling.judges import (
+    JudgeOptions,
+    build_judge,
+    judge_cache_name,
+    parse_judge_spec,
+    score_all,
+)
+from judgerl.eval.scaling.theory import DeltaPoint, fit_inverse_square, pass_at_k, sweep
+
+log = get_logger("judgerl.scaling")
+OUTPUTS = {
+    "points": "points.json",
+    "table": "table.md",
+    "plot_k": "delta_vs_k.png",
+    "plot_T": "delta_vs_T.png",
+}
+CANDIDATES_FILE = "candidates.jsonl"
+PERFECT = "perfect judge (-pass@k)"
+
+
+class ScalingStage(StrictModel):
+    """Recipe keys of a `scaling` stage.
+
+    `candidates` is a candidates JSONL or `gsm8k:FILE` (OpenAI's example model solutions); or
+    give `policy` (a checkpoint) and `problems` (GSM8K-style JSONL) to sample `n` candidates per
+    problem. `judges` are specs (oracle:EPS, generative:PATH, prm:PATH, http:URL, pairwise:PATH,
+    probe:NAME). The delta-vs-k plot is drawn at `plot_T` (default: the first T), the
+    delta-vs-T plot at `plot_k` (default: the largest k).
+    """
+
+    kind: Literal["scaling"] = "scaling"
+    candidates: str | None = None
+    policy: str | None = None
+    problems: str | None = None
+    n: int = Field(8, ge=1)
+    policy_temperature: float = Field(0.8, ge=0)
+    policy_max_new_tokens: int = Field(512, ge=1)
+    judges: list[str] = Field(default_factory=lambda: ["oracle:0", "oracle:0.1", "oracle:0.5"], min_length=1)
+    k: list[int] = Field(default_factory=lambda: [1, 2, 4], min_length=1)
+    T: list[float] = Field(default_factory=lambda: [0.0, 0.5, 1.0, 2.0, 5.0, 10.0], min_length=1)
+    repeats: int = Field(32, ge=1)
+    max_prompts: int | None = Field(None, ge=1)
+    plot_T: float | None = Field(None, ge=0)
+    plot_k: int | None = Field(None, ge=1)
+    theory: bool = False
+    on_bad_row: Literal["skip", "stop"] = "stop"
+    prompt: PromptSpec | None = None
+    backend: Literal["hf", "vllm"] = "hf"
+    dtype: str = "auto"
+    device: str = "auto"
+    batch_size: int = Field(32, ge=1)
+    score_max_new_tokens: int = Field(8, ge=1)
+    pairwise_max_new_tokens: int = Field(512, ge=1)
+    both_orders: bool = True
+    prm_separator: str = "<extra_0>"
+    trust_remote_code: bool = False
+    http_timeout: float = Field(30.0, gt=0)
+    http_retries: int = Field(3, ge=0)
+
+    @field_validator("judges")
+    @classmethod
+    def _judges(cls, v: list[str]) -> list[str]:
+        for spec in v:
+            parse_judge_spec(spec)
+        if len(set(v)) != len(v):
+            raise ValueError(f"judges are listed twice: {v}")
+        return v
+
+    @field_validator("k")
+    @classmethod
+    def _ks(cls, v: list[int]) -> list[int]:
+        if any(k < 1 for k in v):
+            raise ValueError(f"every k must be >= 1, got {v}")
+        return sorted(set(v))
+
+    @field_validator("T")
+    @classmethod
+    def _Ts(cls, v: list[float]) -> list[float]:
+        if any(not t >= 0 for t in v):
+            raise ValueError(f"every T must be >= 0 (0 = hard best-of-k, inf = uniform), got {v}")
+        return sorted(set(v))
+
+
+def load_candidates(stage: ScalingStage, ctx: StageContext) -> CandidateLoad:
+    """The stage's candidates: read (never written), converted from GSM8K, or sampled from a policy.
+
+    Usage: load = load_candidates(ScalingStage(candidates="c.jsonl"), StageContext("s", Path("out")))
+    """
+    out = ctx.path(CANDIDATES_FILE)
+    if stage.policy is not None:
+        if stage.candidates is not None or stage.problems is None:
+            raise RecipeError("scaling: give either `candidates`, or `policy` with `problems` (not both)")
+        from judgerl.models.generation import SamplingSpec, make_generator
+
+        problems = read_problems(stage.problems, stage.on_bad_row)[: stage.max_prompts]
+        kwargs: dict[str, Any] = {"dtype": stage.dtype} | (
+            {"device": stage.device} if stage.backend == "hf" else {}
+        )
+        generator = make_generator(stage.backend, stage.policy, **kwargs)
+        sampling = SamplingSpec(
+            max_new_tokens=stage.policy_max_new_tokens,
+            temperature=stage.policy_temperature,
+            batch_size=stage.batch_size,
+            seed=ctx.seed,
+        )
+        load = sample_candidates(generator, problems, stage.n, sampling, out, progress=ctx.progress)
+        load.info |= {
+            "policy": stage.policy,
+            "problems": stage.problems,
+            "problems_sha256": file_sha256(stage.problems),
+        }
+        return load
+    if stage.candidates is None:
+        raise RecipeError(
+            "scaling: no candidates: give `candidates` (a JSONL file or gsm8k:FILE) or `policy` + `problems`"
+        )
+    kind, _, rest = stage.candidates.partition(":")
+    if kind == "gsm8k" and rest:
+        load = gsm8k_solutions_to_candidates(rest, stage.on_bad_row)
+        load.items = load.items[: stage.max_prompts]
+        write_candidates(out, load.items, protect=[rest])
+        load.info |= {"converted_from": rest, "source_sha256": file_sha256(rest), "written": str(out)}
+        return load
+    path = Path(stage.candidates)
+    if not path.is_file():
+        raise DataError(f"scaling: candidates file {path} does not exist")
+    load = read_candidates(path, stage.on_bad_row)
+    load.items = load.items[: stage.max_prompts]
+    load.info |= {"format": "candidates", "sha256": file_sha256(path)}
+    return load
+
+
+def judge_options(stage: ScalingStage, seed: int, progress: bool) -> JudgeOptions:
+    """The JudgeOptions of a stage config. Usage: judge_options(stage, ctx.seed, ctx.progress)."""
+    return JudgeOptions(
+        backend=stage.backend,
+        dtype=stage.dtype,
+        device=stage.device,
+        batch_size=stage.batch_size,
+        score_max_new_tokens=stage.score_max_new_tokens,
+        pairwise_max_new_tokens=stage.pairwise_max_new_tokens,
+        prompt=stage.prompt or PromptSpec(),
+        both_orders=stage.both_orders,
+        prm_separator=stage.prm_separator,
+        trust_remote_code=stage.trust_remote_code,
+        http_timeout=stage.http_timeout,
+        http_retries=stage.http_retries,
+        seed=seed,
+        progress=progress,
+    )
+
+
+def _fmt(x: float) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
+
+
+def _T_label(T: float) -> str:
+    return "inf" if math.isinf(T) else f"{T:g}"
+
+
+def scaling_table(
+    points: list[DeltaPoint], judges: list[str], ks: list[int], Ts: list[float], plot_T: float, plot_k: int
+) -> str:
+    """Two markdown tables: delta vs k at `plot_T` and delta vs T at `plot_k` (mean +- standard error).
+
+    Usage: print(scaling_table(points, ["oracle:0.1"], [1, 2], [0.0, 1.0], 0.0, 2))
+    """
+    at = {(p.judge, p.k, p.T): p for p in points}
+
+    def cell(j: str, k: int, T: float) -> str:
+        p = at.get((j, k, 0.0 if j == PERFECT else T))
+        return "-" if p is None or p.n_prompts == 0 else f"{p.mean:.3f} ± {p.sem:.3f}"
+
+    lines = [
+        f"delta (minus the expected accuracy of the selected answer; lower is better) at T = {_T_label(plot_T)}, "
+        "mean ± standard error over prompts",
+        "",
+        "| judge | " + " | ".join(f"k={k}" for k in ks) + " |",
+        "|---|" + "---|" * len(ks),
+    ]
+    lines += [f"| {j} | " + " | ".join(cell(j, k, plot_T) for k in ks) + " |" for j in judges]
+    lines += [
+        "",
+        f"delta at k = {plot_k}",
+        "",
+        "| judge | " + " | ".join(f"T={_T_label(T)}" for T in Ts) + " |",
+        "|---|" + "---|" * len(Ts),
+    ]
+    lines += [f"| {j} | " + " | ".join(cell(j, plot_k, T) for T in Ts) + " |" for j in judges if j != PERFECT]
+    return "\n".join(lines)
+
+
+def short_label(spec: str, width: int = 40) -> str:
+    """A judge spec short enough for a legend: a long model path keeps its last two parts.
+
+    >>> short_label("pairwise:runs/scaling_gsm8k_judge/model/checkpoint")
+    'pairwise:.../model/checkpoint'
+    """
+    kind, _, arg = spec.partition(":")
+    if len(spec) <= width or kind not in ("generative", "prm", "pairwise") or "/" not in arg:
+        return spec
+    return f"{kind}:.../{'/'.join(Path(arg).parts[-2:])}"
+
+
+def plot_delta_vs_k(
+    path: str | Path,
+    points: list[DeltaPoint],
+    judges: list[str],
+    T: float,
+    title: str = "",
+    theory: dict[str, tuple[float, float]] | None = None,
+) -> Path:
+    """PNG of delta against k at temperature T, one line per judge (band: +-1 standard error).
+
+    `theory` maps a judge to the (a, b) of an a + b/k^2 fit, drawn dashed.
+    Usage: plot_delta_vs_k("delta_vs_k.png", points, ["oracle:0"], T=0.0)
+    """
+    # The perfect judge's -pass@k is a T = 0 curve; it is drawn at every T as the floor.
+    keep = lambda p: p.T == T or p.judge == PERFECT  # noqa: E731
+    return _plot(path, points, judges, "k", keep, f"T = {_T_label(T)}", title, theory)
+
+
+def plot_delta_vs_T(
+    path: str | Path, points: list[DeltaPoint], judges: list[str], k: int, title: str = ""
+) -> Path:
+    """PNG of delta against T at k candidates, one line per judge (band: +-1 standard error).
+
+    Usage: plot_delta_vs_T("delta_vs_T.png", points, ["oracle:0"], k=4)
+    """
+    return _plot(path, points, judges, "T", lambda p: p.k == k, f"k = {k}", title, None)
+
+
+def _plot(
+    path: str | Path,
+    points: list[DeltaPoint],
+    judges: list[str],
+    axis: str,
+    keep: Any,
+    fixed: str,
+    title: str,
+    theory: dict[str, tuple[float, float]] | None,
+) -> Path:
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from judgerl.core.jsonl import atomic_path
+
+    fig = Figure(figsize=(7, 4.5), dpi=120)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    finite_T = [p.T for p in points if not math.isinf(p.T)]
+    for j in judges:
+        pts = sorted(
+            (p for p in points if p.judge == j and keep(p) and p.n_prompts > 0),
+            key=lambda p: getattr(p, axis),
+        )
+        if axis == "T":
+            pts = [p for p in pts if not math.isinf(p.T)]
+        if not pts:
+            continue
+        x = np.array([getattr(p, axis) for p in pts], dtype=float)
+        y = np.array([p.mean for p in pts])
+        e = np.array([p.sem for p in pts])
+        style = {"linestyle": ":", "color": "black"} if j == PERFECT else {}
+        (line,) = ax.plot(x, y, marker="o", label=short_label(j), **style)
+        ax.fill_between(x, y - e, y + e, alpha=0.15, color=line.get_color())
+        if theory and j in theory:
+            a, b = theory[j]
+            xs = np.linspace(x.min(), x.max(), 100)
+            ax.plot(
+                xs,
+                a + b / xs**2,
+                linestyle="--",
+                color=line.get_color(),
+                alpha=0.7,
+                label=f"{short_label(j)}: a + b/k² fit",
+            )
+    ax.set_xlabel("k (candidates per prompt)" if axis == "k" else "T (selection temperature)")
+    ax.set_ylabel("δ = −E[accuracy of the selected answer]")
+    ax.set_title(f"{title + ': ' if title else ''}δ vs {axis} at {fixed}")
+    if axis == "k":
+        ax.set_xticks(sorted({p.k for p in points}))
+    elif finite_T and max(finite_T) > 0:
+        ax.set_xlim(left=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    return Path(path)
+
+
+def run_scaling(stage: ScalingStage, ctx: StageContext) -> StageResult:
+    """Load candidates, score them with every judge (cached), sweep k and T, write JSON, table, plots.
+
+    judgerl scaling --candidates gsm8k:../shared/data/gsm8k/example_model_solutions.jsonl \\
+        --judge oracle:0,oracle:0.1,oracle:0.5 --k 1,2,3,4 --T 0,0.5,1,2,5 --out runs/scaling
+    """
+    start = time.time()
+    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    load = load_candidates(stage, ctx)
+    log.info(load.summary())
+    items: list[PromptCandidates] = load.items
+    if not items:
+        raise DataError(f"scaling: no usable prompts in {load.source}")
+    ks = list(stage.k)
+    largest = max(p.pool_size for p in items)
+    too_big = [k for k in ks if k > largest]
+    if too_big:
+        raise DataError(f"scaling: k {too_big} exceed the largest pool ({largest} candidates per prompt)")
+    Ts = stage.T
+    plot_T = stage.plot_T if stage.plot_T is not None else Ts[0]
+    plot_k = stage.plot_k if stage.plot_k is not None else ks[-1]
+    if plot_T not in Ts or plot_k not in ks:
+        raise RecipeError(f"scaling: plot_T {plot_T} must be one of T {Ts} and plot_k {plot_k} one of k {ks}")
+    ids = [p.id for p in items]
+    correct = [p.correctness for p in items]
+    options = judge_options(stage, ctx.seed, ctx.progress)
+    points: list[DeltaPoint] = []
+    judges_info = []
+    for spec in stage.judges:
+        judge = build_judge(spec, items, options)
+        cache = ctx.path("scores", judge_cache_name(judge))
+        pool = score_all(judge, items, cache, progress=ctx.progress)
+        judges_info.append(pool.summary() | {"spec": spec, "cache": str(cache)})
+        if pool.failures:
+            log.warning(
+                f"{spec}: {pool.failures} unusable judge outputs of {pool.calls} (filled: {pool.details})"
+            )
+        points += sweep(spec, pool.rewards, correct, ids, ks, Ts, stage.repeats, ctx.seed)
+    binary = all(c in (0.0, 1.0) for row in correct for c in row)
+    if binary:  # pass@k is the perfect judge's delta only for 0/1 correctness
+        for k in ks:
+            s = pass_at_k(correct, k)
+            points.append(
+                DeltaPoint(PERFECT, k, 0.0, s.mean, s.std, s.sem, s.n_prompts, len(items) - s.n_prompts)
+            )
+    names = [*stage.judges, PERFECT] if binary else list(stage.judges)
+    theory: dict[str, tuple[float, float]] = {}
+    if stage.theory and len(ks) >= 2:
+        for j in stage.judges:
+            curve = [p for p in points if p.judge == j and plot_T == p.T and p.n_prompts > 0]
+            if len({p.k for p in curve}) >= 2:
+                theory[j] = fit_inverse_square([p.k for p in curve], [p.mean for p in curve])
+    pool_sizes = [p.pool_size for p in items]
+    accuracy = sum(sum(c) for c in correct) / sum(pool_sizes)
+    report = {
+        "candidates": {
+            "source": load.source,
+            "prompts": len(items),
+            "skipped_rows": load.skipped,
+            **load.info,
+        },
+        "pool_size": {
+            "min": min(pool_sizes),
+            "max": max(pool_sizes),
+            "mean": round(sum(pool_sizes) / len(items), 3),
+        },
+        "mean_accuracy": accuracy,
+        "k": ks,
+        "T": [_T_label(T) if math.isinf(T) else T for T in Ts],
+        "repeats": stage.repeats,
+        "seed": ctx.seed,
+        "tie_rule": "T = 0: tied maxima share the selection equally",
+        "std": "over prompts, ddof=1; sem = std / sqrt(n_prompts)",
+        "judges": judges_info,
+        "theory_fits": {j: {"a": a, "b": b, "form": "a + b / k^2"} for j, (a, b) in theory.items()},
+        "points": [p.to_dict() for p in points],
+    }
+    write_json(ctx.path(OUTPUTS["points"]), report)
+    table = scaling_table(points, names, ks, Ts, plot_T, plot_k)
+    write_text_atomic(ctx.path(OUTPUTS["table"]), table + "\n")
+    title = Path(load.source).stem
+    plot_delta_vs_k(ctx.path(OUTPUTS["plot_k"]), points, names, plot_T, title, theory or None)
+    plot_delta_vs_T(ctx.path(OUTPUTS["plot_T"]), points, stage.judges, plot_k, title)
+    log.info(f"{ctx.name}: {len(points)} points in {time.time() - start:.1f} s, written under {ctx.out_dir}")
+    metrics: dict[str, Any] = {"prompts": len(items), "mean_accuracy": round(accuracy, 4)}
+    for p in points:
+        if plot_T == p.T and p.k == plot_k and p.n_prompts:
+            metrics[f"delta[{p.judge}]"] = round(p.mean, 4)
+    return StageResult(outputs={k: str(ctx.path(v)) for k, v in OUTPUTS.items()}, metrics=metrics)

@@ -1,0 +1,87 @@
+"""The `probe_filter` stage: keep the top fraction (or those above a threshold) of a JSONL file by probe score.
+
+stages:
+  sft_top: {kind: probe_filter, data: ${stages.sft_data.train}, probes: runs/probe/probes, top: 0.5}
+  pairs_top: {kind: probe_filter, data: ${stages.pairs.pairs}, probes: ..., top: 0.8, pair_score: margin}
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from judgerl.core.config import StrictModel
+from judgerl.core.stage import StageContext, StageResult
+from judgerl.probes.commands import filter_file
+
+OUTPUTS = {"kept": "kept.jsonl", "scores": "scores.jsonl"}
+
+
+class ProbeFilterStage(StrictModel):
+    """Recipe keys of a `probe_filter` stage.
+
+    `data` is a JSONL of samples {question, prediction}, SFT traces {messages}, pairs
+    {prompt, chosen, rejected} or judge samples (the better response is scored); `probes` a
+    probe file or folder. Exactly one of `top` (a fraction
+    in (0, 1]) or `threshold` (keep total >= threshold). `total`: "score" sums the continuous
+    aspect scores, "label" the predicted labels. `pair_score`: rank pairs by the chosen side's
+    score or by chosen minus rejected. `model` overrides the model id saved in the probes.
+    """
+
+    kind: Literal["probe_filter"] = "probe_filter"
+    data: str
+    probes: str
+    top: float | None = Field(None, gt=0.0, le=1.0)
+    threshold: float | None = None
+    total: Literal["score", "label"] = "score"
+    pair_score: Literal["chosen", "margin"] = "chosen"
+    question_key: str | None = None
+    prediction_key: str | None = None
+    model: str | None = None
+    device: str = "cpu"
+    batch_size: int = Field(16, ge=1)
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> ProbeFilterStage:
+        if (self.top is None) == (self.threshold is None):
+            raise ValueError("give exactly one of top (a fraction in (0, 1]) or threshold")
+        return self
+
+
+def run_probe_filter(stage: ProbeFilterStage, ctx: StageContext) -> StageResult:
+    """Score every row with the probes and write the kept rows and every row's scores.
+
+    Features are cached in the stage folder, so a rerun after an interruption recomputes nothing done.
+
+    judgerl run RECIPE --only sft_top
+    """
+    result = filter_file(
+        stage.probes,
+        stage.data,
+        str(ctx.path(OUTPUTS["kept"])),
+        top=stage.top,
+        threshold=stage.threshold,
+        scores_out=str(ctx.path(OUTPUTS["scores"])),
+        total=stage.total,
+        pair_score=stage.pair_score,
+        question_key=stage.question_key,
+        prediction_key=stage.prediction_key,
+        progress=ctx.progress,
+        model=stage.model,
+        device=stage.device,
+        batch_size=stage.batch_size,
+        cache_dir=str(ctx.path("cache")),
+    )
+    n = len(result.scores)
+    kept_scores = [result.scores[i] for i in result.kept]
+    return StageResult(
+        outputs={k: str(ctx.path(v)) for k, v in OUTPUTS.items()},
+        metrics={
+            "rows": n,
+            "kept": len(result.kept),
+            "dropped": n - len(result.kept),
+            "min_kept_score": round(min(kept_scores), 6) if kept_scores else None,
+            "mean_score": round(sum(result.scores) / n, 6) if n else None,
+        },
+    )
