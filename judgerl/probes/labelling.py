@@ -1,7 +1,7 @@
 """Labelling (question, prediction) rows with a strong LLM judge: a 1-5 score and a justification per aspect.
 
-Two backends: any OpenAI-compatible chat endpoint (`OpenAIChatClient`, plain urllib with a
-timeout and retries), or a local judgerl judge through the shared generation backend
+Two backends: any OpenAI-compatible chat endpoint (`OpenAIChatClient`, on the one HTTP client
+`judgerl.core.http.HTTPClient`: a timeout and its retry rule), or a local judgerl judge through the shared generation backend
 (`GeneratorClient`). Labelling is resumable: every answer is appended to `<out>.partial.jsonl`
 as it arrives, a rerun skips what is there, and the final file is written atomically.
 
@@ -14,9 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,6 +23,7 @@ from typing import Any, Protocol
 from tqdm.auto import tqdm
 
 from judgerl.core.errors import JudgeRLError
+from judgerl.core.http import HTTPClient, HTTPError
 from judgerl.core.jsonl import write_jsonl
 from judgerl.core.logging import get_logger
 from judgerl.models.generation import Generator, SamplingSpec
@@ -70,7 +68,8 @@ class OpenAIChatClient:
 
     The API key comes from `api_key` or the environment variable `api_key_env`; none is sent
     when neither is set (a local server). Each request has a timeout and `max_retries` retries
-    on connection errors, timeouts, 429 and 5xx, with doubling backoff.
+    with doubling backoff, by the retry rule of `judgerl.core.http` (connection errors, timeouts,
+    408/425/429/500/502/503/504; Retry-After honoured).
 
     Usage: OpenAIChatClient("http://127.0.0.1:8000/v1", "qwen").complete_many(["Rate ..."])
     """
@@ -86,6 +85,9 @@ class OpenAIChatClient:
     max_tokens: int = 256
     workers: int = 4
 
+    def __post_init__(self) -> None:
+        self._http = HTTPClient(timeout=self.timeout, retries=self.max_retries, backoff=self.backoff)
+
     def _request(self, prompt: str) -> str:
         url = self.base_url.rstrip("/") + "/chat/completions"
         body = {
@@ -94,38 +96,26 @@ class OpenAIChatClient:
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
         }
-        headers = {"Content-Type": "application/json"}
         key = self.api_key or os.environ.get(self.api_key_env)
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        last = ""
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
-            req = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                    doc = json.loads(resp.read().decode("utf-8"))
-            except urllib.error.HTTPError as e:
-                last = f"HTTP {e.code}: {e.read()[:200].decode('utf-8', 'replace')}"
-                if e.code == 429 or e.code >= 500:
-                    continue
-                raise LabellingError(f"{url}: {last}") from None
-            except (urllib.error.URLError, TimeoutError, OSError) as e:
-                last = f"{type(e).__name__}: {getattr(e, 'reason', e)}"
-                continue
-            try:
-                return str(doc["choices"][0]["message"]["content"])
-            except (KeyError, IndexError, TypeError):
+        headers = {"Authorization": f"Bearer {key}"} if key else None
+        try:
+            doc = self._http.post_json(url, body, headers=headers)
+        except HTTPError as err:
+            if err.exhausted:
                 raise LabellingError(
-                    f"{url}: reply has no choices[0].message.content: {str(doc)[:200]}"
+                    f"{url}: failed after {err.attempts} attempt(s) (timeout {self.timeout} s): {err.message}"
                 ) from None
-        raise LabellingError(
-            f"{url}: failed after {self.max_retries + 1} attempt(s) (timeout {self.timeout} s): {last}"
-        )
+            status = f"HTTP {err.status}: " if err.status is not None and err.status >= 400 else ""
+            raise LabellingError(f"{url}: {status}{err.message}") from None
+        try:
+            return str(doc["choices"][0]["message"]["content"])
+        except (KeyError, IndexError, TypeError):
+            raise LabellingError(
+                f"{url}: reply has no choices[0].message.content: {str(doc)[:200]}"
+            ) from None
 
     def complete_many(self, prompts: list[str]) -> list[str]:
-        """Replies to `prompts` in order, `workers` requests at a time."""
+        """Replies to `prompts` in order, `workers` requests at a time. Usage: client.complete_many(prompts)"""
         if self.workers <= 1 or len(prompts) <= 1:
             return [self._request(p) for p in prompts]
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
@@ -143,7 +133,10 @@ class GeneratorClient:
     spec: SamplingSpec = field(default_factory=lambda: SamplingSpec(max_new_tokens=256, temperature=0.0))
 
     def complete_many(self, prompts: list[str]) -> list[str]:
-        """Greedy (or as `spec` says) replies to `prompts` as user turns, in order."""
+        """Greedy (or as `spec` says) replies to `prompts` as user turns, in order.
+
+        Usage: GeneratorClient(gen).complete_many(["Rate ..."])
+        """
         outs = self.generator.generate(
             [[{"role": "user", "content": p}] for p in prompts], self.spec, progress=False
         )
@@ -160,7 +153,7 @@ class LabellingReport:
     unparseable: list[tuple[str, str]]
 
     def summary(self) -> str:
-        """One line for the console."""
+        """One line for the console. Usage: log.info(report.summary())"""
         return (
             f"labelled {self.rows} rows: {self.requested} answers requested, {self.resumed} resumed, "
             f"{len(self.unparseable)} unparseable"

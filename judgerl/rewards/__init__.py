@@ -1,6 +1,16 @@
-"""Verdict parsing, reward functions, the reward registry and the TRL/verl adapters."""
+"""Verdict parsing, reward functions, the reward registry and the TRL/verl adapters (no torch, no httpx).
 
-from judgerl.rewards.adapters import completion_text, to_trl, to_verl, to_verl_batch
+The served-judge reward lives in `judgerl.rewards.remote`, imported when first named.
+"""
+
+from judgerl.rewards.adapters import (
+    completion_text,
+    policy_to_trl,
+    policy_to_verl,
+    to_trl,
+    to_verl,
+    to_verl_batch,
+)
 from judgerl.rewards.functions import (
     RewardResult,
     consistency_reward,
@@ -9,17 +19,26 @@ from judgerl.rewards.functions import (
     strength_reward,
 )
 from judgerl.rewards.parser import FAILURE_REASONS, parse_failure_rate, parse_verdict, verdict_is_strict
+from judgerl.rewards.policy import PolicyReward, PolicySample
 from judgerl.rewards.registry import (
+    REWARDS,
+    RewardNameError,
     RewardSpec,
     combined_reward,
     get_reward,
     list_rewards,
+    load_reward_plugins,
     parse_reward_specs,
     register_reward,
+    register_reward_plugin,
 )
 
 __all__ = [
     "FAILURE_REASONS",
+    "REWARDS",
+    "PolicyReward",
+    "PolicySample",
+    "RewardNameError",
     "RewardResult",
     "RewardSpec",
     "combined_reward",
@@ -29,10 +48,14 @@ __all__ = [
     "format_reward",
     "get_reward",
     "list_rewards",
+    "load_reward_plugins",
     "parse_failure_rate",
     "parse_reward_specs",
     "parse_verdict",
+    "policy_to_trl",
+    "policy_to_verl",
     "register_reward",
+    "register_reward_plugin",
     "strength_reward",
     "to_trl",
     "to_verl",

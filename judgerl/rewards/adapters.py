@@ -5,6 +5,18 @@ with every dataset column as a list aligned with completions. The GRPO dataset c
 `label` ('a'|'b'), `strength` (signed int, 0 = unknown), `sample_id` and `order` ('ab'|'ba').
 verl calls `compute_score(data_source, solution_str, ground_truth, extra_info)` per sample, or
 with plural argument names per batch (its `batch` reward manager).
+
+How a completion's text is read (`completion_text`, the one reading for every engine and every
+reward): a str is the text; a chat message or a list of them gives the assistant turns' contents
+(multimodal text parts concatenated), non-empty ones joined with "\n"; a turn whose thinking a
+response parser lifted into `reasoning_content` / `thinking` / `reasoning` gets it back as a
+`<think>...</think>` block in front of its content; anything else reads as "".
+
+Judge rewards (`to_trl`, `to_verl`, `to_verl_batch`) rebuild a `JudgeSample` from the label
+columns. Policy rewards (`policy_to_trl`, `policy_to_verl`; the served judge of
+`judgerl.rewards.remote`) get a `PolicySample`: the question from the TRL prompt (a string or
+the last user turn) or from verl's extra_info / ground_truth, and the reference answer from a
+dataset column (TRL) or ground_truth (verl).
 """
 
 from __future__ import annotations
@@ -15,6 +27,8 @@ from typing import Any
 
 from judgerl.core.types import JudgeSample
 from judgerl.data_prep.verdicts import THINK_CLOSE, THINK_OPEN
+from judgerl.rewards.functions import RewardResult
+from judgerl.rewards.policy import PolicyReward, PolicySample
 from judgerl.rewards.registry import RewardSpec, accepts_partners, call_reward, parse_reward_specs
 
 _DUMMY_CONVERSATION = [{"role": "user", "content": "(rebuilt from reward columns)"}]
@@ -242,4 +256,135 @@ def to_verl_batch(specs: Any) -> Callable[..., list[dict[str, float]]]:
         partners = _partners(texts, ids, [s.order for s in samples])
         return [_scores(parsed, s, t, p) for s, t, p in zip(samples, texts, partners, strict=True)]
 
+    return compute_score
+
+
+# ---- policy rewards ------------------------------------------------------------------------------
+
+
+def prompt_question(prompt: Any) -> str:
+    """The question from a TRL prompt: a string, or chat messages (the last user turn).
+
+    >>> prompt_question([{"role": "system", "content": "be brief"}, {"role": "user", "content": "2+2?"}])
+    '2+2?'
+    """
+    if isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, (list, tuple)):
+        users = [m.get("content", "") for m in prompt if isinstance(m, dict) and m.get("role") == "user"]
+        if users and isinstance(users[-1], str):
+            return users[-1]
+    raise ValueError(f"cannot read a question from prompt {prompt!r}: expected a string or chat messages")
+
+
+def _policy_samples(
+    prompts: Sequence[Any], completions: Sequence[Any], columns: dict[str, Any], reference_column: str | None
+) -> list[PolicySample]:
+    refs = columns.get(reference_column) if reference_column else None
+    if refs is not None and len(refs) != len(completions):
+        raise ValueError(
+            f"column {reference_column!r} has {len(refs)} values for {len(completions)} completions"
+        )
+    if len(prompts) != len(completions):
+        raise ValueError(f"{len(prompts)} prompts for {len(completions)} completions")
+    return [
+        PolicySample(prompt_question(p), None if refs is None or refs[i] is None else str(refs[i]))
+        for i, p in enumerate(prompts)
+    ]
+
+
+def _unparsed(results: Sequence[RewardResult]) -> int:
+    return sum(not r.details.get("parsed") for r in results)
+
+
+def policy_to_trl(
+    reward: PolicyReward,
+    *,
+    reference_column: str | None = "reference",
+    name: str | None = None,
+    asynchronous: bool = False,
+    parse_metric: str = "remote_judge_parse_failure_rate",
+) -> Callable[..., Any]:
+    """A TRL `reward_funcs` entry from a policy reward: one float per completion, one batch per call.
+
+    The question comes from each prompt, the reference from the `reference_column` dataset column
+    when present (else none). The rate of unparsed judgements goes to TRL's `log_metric` as
+    `parse_metric`. `asynchronous=True` gives a coroutine function (TRL awaits it alongside its
+    other async rewards). The function carries the reward as `.reward`.
+
+    Usage: funcs = [policy_to_trl(RemoteJudgeReward(client), reference_column="answer")]
+    """
+
+    def report(columns: dict[str, Any], results: list[RewardResult]) -> list[float]:
+        log_metric = columns.get("log_metric")
+        if callable(log_metric) and results:
+            log_metric(parse_metric, _unparsed(results) / len(results))
+        return [float(r.score) for r in results]
+
+    def trl_reward(
+        prompts: Sequence[Any] = (), completions: Sequence[Any] = (), **columns: Any
+    ) -> list[float]:
+        """TRL reward function: one float per completion, from a policy reward."""
+        samples = _policy_samples(prompts, completions, columns, reference_column)
+        return report(columns, reward.batch(samples, [completion_text(c) for c in completions]))
+
+    async def atrl_reward(
+        prompts: Sequence[Any] = (), completions: Sequence[Any] = (), **columns: Any
+    ) -> list[float]:
+        """Async TRL reward function: one float per completion, from a policy reward."""
+        samples = _policy_samples(prompts, completions, columns, reference_column)
+        return report(columns, await reward.abatch(samples, [completion_text(c) for c in completions]))
+
+    fn: Any = atrl_reward if asynchronous else trl_reward
+    fn.__name__ = fn.__qualname__ = name or reward.name
+    fn.reward = reward
+    return fn
+
+
+def _verl_policy_sample(ground_truth: Any, extra_info: Any, who: str) -> PolicySample:
+    extra = extra_info if isinstance(extra_info, dict) else {}
+    truth = ground_truth if isinstance(ground_truth, dict) else {"reference": ground_truth}
+    question = extra.get("question") or truth.get("question")
+    if not question:
+        raise ValueError(f"{who} needs the question: put it in extra_info['question'] (or ground_truth)")
+    reference = truth.get("reference")
+    return PolicySample(str(question), None if reference is None else str(reference))
+
+
+def _verl_policy_score(result: RewardResult) -> dict[str, float]:
+    return {"score": float(result.score), "judge_parsed": float(bool(result.details.get("parsed")))}
+
+
+def policy_to_verl(reward: PolicyReward) -> Callable[..., Any]:
+    """A verl `compute_score` from a policy reward, per sample or per batch (plural arguments).
+
+    ground_truth is the reference answer (or a dict with `reference`, `question`); the question
+    comes from extra_info['question'] (or ground_truth). Returns {"score", "judge_parsed"} per sample.
+
+    Usage: compute_score = policy_to_verl(RemoteJudgeReward(client))
+    """
+    who = reward.name.replace("_", " ")
+
+    def compute_score(
+        data_source: Any = None,
+        solution_str: str | None = None,
+        ground_truth: Any = None,
+        extra_info: Any = None,
+        data_sources: Sequence[Any] | None = None,
+        solution_strs: Sequence[str] | None = None,
+        ground_truths: Sequence[Any] | None = None,
+        extra_infos: Sequence[Any] | None = None,
+        **_: Any,
+    ) -> Any:
+        """verl compute_score: a {"score", "judge_parsed"} dict per sample (a list for a batch)."""
+        if solution_strs is not None:
+            truths = list(ground_truths or [None] * len(solution_strs))
+            extras = list(extra_infos or [None] * len(solution_strs))
+            samples = [_verl_policy_sample(g, e, who) for g, e in zip(truths, extras, strict=True)]
+            results = reward.batch(samples, [completion_text(s) for s in solution_strs])
+            return [_verl_policy_score(r) for r in results]
+        sample = _verl_policy_sample(ground_truth, extra_info, who)
+        return _verl_policy_score(reward.batch([sample], [completion_text(solution_str or "")])[0])
+
+    compute_score.reward = reward  # type: ignore[attr-defined]
     return compute_score

@@ -39,12 +39,12 @@ class ChoiceVerdict:
 
     @property
     def ok(self) -> bool:
-        """True when a choice was found."""
+        """True when a choice was found. Usage: verdict.ok"""
         return self.index is not None
 
     @property
     def letter(self) -> str | None:
-        """The chosen letter (A..D), or None."""
+        """The chosen letter (A..D), or None. Usage: verdict.letter"""
         return None if self.index is None else LETTERS[self.index]
 
 
@@ -62,7 +62,7 @@ class RatingVerdict:
 
     @property
     def ok(self) -> bool:
-        """True when a rating in range was found."""
+        """True when a rating in range was found. Usage: verdict.ok"""
         return self.rating is not None
 
 

@@ -9,13 +9,14 @@ A recipe names rewards in any of these forms:
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from judgerl.core.registry import Registry, RegistryError
 from judgerl.core.types import JudgeSample
 from judgerl.rewards.functions import (
     RewardResult,
@@ -27,56 +28,122 @@ from judgerl.rewards.functions import (
 
 RewardFn = Callable[..., RewardResult]
 _RESERVED = ("score", "parsed", "correct", "reason", "components")
-_REGISTRY: dict[str, RewardFn] = {
-    "correctness": correctness_reward,
-    "strength": strength_reward,
-    "format": format_reward,
-    "consistency": consistency_reward,
+
+# Plugin rewards live in modules with heavy imports (or in higher layers): named here, imported
+# on first lookup, never registered by an import side effect.
+PLUGIN_REWARDS = {
+    "probe": "judgerl.probes.reward:probe_reward",
+    "remote_judge": "judgerl.rewards.remote:remote_judge_reward",
 }
+REWARDS: Registry[RewardFn] = Registry("reward", lazy=PLUGIN_REWARDS)
+for _name, _fn in (
+    ("correctness", correctness_reward),
+    ("strength", strength_reward),
+    ("format", format_reward),
+    ("consistency", consistency_reward),
+):
+    REWARDS.add(_name, _fn)
+
+
+class RewardNameError(RegistryError, ValueError):
+    """A reward name that is unknown, reserved, malformed or already taken.
+
+    Both a KeyError (a registry lookup) and a ValueError (a bad recipe value), so callers that
+    catch either keep working.
+    """
+
+
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.isidentifier() or name in _RESERVED:
+        raise RewardNameError(f"reward name must be an identifier not in {_RESERVED}, got {name!r}")
+    return name
 
 
 def register_reward(name: str) -> Callable[[RewardFn], RewardFn]:
     """Decorator adding a reward under `name` (options must be named keyword parameters).
 
+    Registering the same function again is harmless; another function under a taken name is a
+    `RewardNameError` (a ValueError).
+
     Usage: @register_reward("length") above `def length_reward(sample, completion, *, cap=512)`.
     """
-    if not isinstance(name, str) or not name.isidentifier() or name in _RESERVED:
-        raise ValueError(f"reward name must be an identifier not in {_RESERVED}, got {name!r}")
+    _check_name(name)
 
     def decorate(fn: RewardFn) -> RewardFn:
-        if name in _REGISTRY and _REGISTRY[name] is not fn:
-            raise ValueError(f"reward {name!r} is already registered to {_REGISTRY[name].__qualname__}")
-        _REGISTRY[name] = fn
-        return fn
+        try:
+            return REWARDS.add(name, fn)
+        except RegistryError as err:
+            raise RewardNameError(str(err)) from None
 
     return decorate
 
 
-# rewards that live in modules with heavy imports, registered when first named
-_PLUGINS = {"probe": "judgerl.probes.reward", "remote_judge": "judgerl.rewards.remote"}
+def register_reward_plugin(name: str, target: str) -> None:
+    """Name a reward living in "package.module:function"; the module is imported on first use.
+
+    Usage: register_reward_plugin("length", "my_rewards.length:length_reward")
+    """
+    _check_name(name)
+    try:
+        REWARDS.add_lazy(name, target)
+    except RegistryError as err:
+        raise RewardNameError(str(err)) from None
+
+
+def load_reward_plugins(path: str | Path) -> list[str]:
+    """Register every reward a YAML registry file names, lazily; returns the names, in file order.
+
+    The file maps reward names to "package.module:function", at the top level or under `rewards:`:
+
+        rewards:
+          length: my_rewards.length:length_reward
+
+    Usage: load_reward_plugins("configs/rewards.yaml")
+    """
+    import yaml
+
+    file = Path(path)
+    try:
+        doc = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise RewardNameError(f"reward registry file {file}: cannot read it ({err})") from None
+    if isinstance(doc, dict) and set(doc) == {"rewards"}:
+        doc = doc["rewards"]
+    if not isinstance(doc, dict) or not doc:
+        raise RewardNameError(
+            f"reward registry file {file}: expected a mapping of reward name to 'package.module:function', "
+            f"got {doc!r}"
+        )
+    for name, target in doc.items():
+        if not isinstance(target, str):
+            raise RewardNameError(
+                f"reward registry file {file}: {name!r} must map to 'package.module:function', got {target!r}"
+            )
+        try:
+            register_reward_plugin(name, target)
+        except RewardNameError as err:
+            raise RewardNameError(f"reward registry file {file}: {err}") from None
+    return list(doc)
 
 
 def list_rewards() -> list[str]:
-    """The registered reward names, sorted.
+    """The registered reward names, plugins not yet imported included, sorted.
 
-    >>> list_rewards()[:4]
-    ['consistency', 'correctness', 'format', 'strength']
+    >>> [n for n in list_rewards() if n in ("consistency", "correctness", "format", "probe", "strength")]
+    ['consistency', 'correctness', 'format', 'probe', 'strength']
     """
-    return sorted(_REGISTRY)
+    return REWARDS.names()
 
 
 def get_reward(name: str) -> RewardFn:
-    """The reward function registered as `name`; KeyError listing the known names otherwise.
+    """The reward function registered as `name` (a plugin is imported now); KeyError listing the known names.
 
     >>> get_reward("strength").__name__
     'strength_reward'
     """
-    if name not in _REGISTRY and name in _PLUGINS:
-        importlib.import_module(_PLUGINS[name])  # registers itself; heavy imports stay lazy
-    if name not in _REGISTRY:
-        known = sorted(set(list_rewards()) | set(_PLUGINS))
-        raise KeyError(f"unknown reward {name!r}; known rewards: {', '.join(known)}")
-    return _REGISTRY[name]
+    if name not in REWARDS:
+        raise RewardNameError(f"unknown reward {name!r}; known rewards: {', '.join(REWARDS.names())}")
+    return REWARDS.get(name)
 
 
 def reward_options(fn: RewardFn) -> set[str]:
@@ -128,7 +195,7 @@ class RewardSpec:
 
     @property
     def fn(self) -> RewardFn:
-        """The registered function."""
+        """The registered function. Usage: RewardSpec("format").fn"""
         return get_reward(self.name)
 
 

@@ -1,14 +1,18 @@
-"""Rewards computed by a judge served with `judgerl serve`: TRL, verl and registry forms.
+"""The reward of a judge served with `judgerl serve`: a plain policy reward, batched and concurrent.
 
 Each policy completion is sent to POST /v1/score: against a reference answer when one is given
 (the pairwise judge, both orders), else pointwise (0-10). The reward is score / 10, in [0, 1].
 
-Requests run concurrently (async httpx, at most `concurrency` in flight), each with a timeout,
-retried with exponential backoff on connection errors, timeouts and 5xx/429 replies. When the
+Requests go through `judgerl.core.http.HTTPClient` (its one retry rule: transport errors,
+timeouts, 408/425/429/5xx, Retry-After honoured), at most `concurrency` in flight. When the
 server stays unreachable the call raises `RemoteJudgeError` naming the URL and the last error:
 a training step never receives a made-up 0. A judgement the judge wrote but the parser could not
-read is a different thing: it gets `unparsed_reward` (default 0.0) and is counted
-(`remote_judge_parse_failure_rate` through TRL's `log_metric`).
+read is a different thing: it gets `unparsed_reward` (default 0.0) and is counted.
+
+`RemoteJudgeReward` is a `PolicyReward` ((PolicySample, completion) -> RewardResult, or batches);
+the TRL and verl forms are `judgerl.rewards.adapters.policy_to_trl` / `policy_to_verl` around it,
+built here by `remote_trl_reward` / `remote_verl_compute_score`. `remote_judge_reward` is the
+registry reward of a pairwise `JudgeSample`.
 
     funcs = [remote_trl_reward("http://127.0.0.1:8000", reference_column="answer")]
     compute_score = remote_verl_compute_score("http://127.0.0.1:8000")
@@ -24,19 +28,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from judgerl.core.errors import JudgeRLError
-from judgerl.core.logging import get_logger
+from judgerl.core.http import HTTPClient, HTTPError
 from judgerl.core.types import JudgeSample, Verdict
+from judgerl.rewards.adapters import policy_to_trl, policy_to_verl
 from judgerl.rewards.functions import RewardResult
-from judgerl.rewards.registry import register_reward
+from judgerl.rewards.policy import PolicySample
 
-log = get_logger(__name__)
 TOKEN_ENV = "JUDGERL_SERVE_TOKEN"
-RETRY_STATUS = (429, 500, 502, 503, 504)
+SCORE_PATH = "/v1/score"
 
 
-class RemoteJudgeError(JudgeRLError):
-    """The judge server could not produce a score (unreachable, refused, or a bad request)."""
+class RemoteJudgeError(HTTPError):
+    """The judge server could not produce a score (unreachable, refused, or a bad reply)."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ class ScoreItem:
     reference: str | None = None
 
     def payload(self) -> dict[str, Any]:
-        """The /v1/score request body."""
+        """The /v1/score request body. Usage: ScoreItem("q", "r").payload()"""
         body: dict[str, Any] = {"question": self.question, "response": self.response}
         if self.reference is not None:
             body["reference"] = self.reference
@@ -61,7 +64,7 @@ class ScoreItem:
 
 @dataclass
 class ClientStats:
-    """Counters a client keeps across calls (retries made, requests failed for good)."""
+    """Counters of a client: requests, retries made, requests failed for good, unparsed judgements."""
 
     requests: int = 0
     retries: int = 0
@@ -70,7 +73,7 @@ class ClientStats:
 
 
 class RemoteJudgeClient:
-    """Async, concurrent, retrying client of a `judgerl serve` endpoint.
+    """Concurrent, retrying client of a `judgerl serve` endpoint (on the one HTTPClient).
 
     Usage: client = RemoteJudgeClient("http://127.0.0.1:8000", timeout=60, retries=3);
     results = client.score([ScoreItem("2+2?", "4", reference="4")])  # list of /v1/score replies
@@ -100,48 +103,44 @@ class RemoteJudgeClient:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self.concurrency = concurrency
-        self.stats = ClientStats()
+        self.http = HTTPClient(
+            self.url,
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff,
+            max_backoff=max_backoff,
+            headers={"Authorization": f"Bearer {self.token}"} if self.token else None,
+            max_connections=concurrency,
+        )
+        self.unparsed = 0
 
-    def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+    @property
+    def stats(self) -> ClientStats:
+        """A snapshot of the counters (requests, retries and failures are the HTTP client's).
 
-    async def _post(self, client: Any, sem: asyncio.Semaphore, path: str, body: dict[str, Any]) -> dict:
-        import httpx
+        Usage: client.stats.retries
+        """
+        http = self.http.stats
+        return ClientStats(http.requests, http.retries, http.failures, self.unparsed)
 
-        last = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                self.stats.retries += 1
-                delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
-                log.warning(
-                    f"judge server {self.url}{path}: {last}; retry {attempt}/{self.retries} in {delay:.2f} s"
-                )
-                await asyncio.sleep(delay)
-            try:
-                async with sem:
-                    reply = await client.post(f"{self.url}{path}", json=body, headers=self._headers())
-            except (httpx.TransportError, httpx.TimeoutException) as err:
-                last = f"{type(err).__name__}: {err or 'no detail'}"
-                continue
-            if reply.status_code in RETRY_STATUS:
-                last = f"HTTP {reply.status_code}: {_error_text(reply)}"
-                continue
-            if reply.status_code >= 400:
-                self.stats.failures += 1
-                raise RemoteJudgeError(
-                    f"judge server {self.url}{path} rejected the request (HTTP {reply.status_code}): {_error_text(reply)}"
-                )
-            try:
-                return reply.json()
-            except ValueError:
-                self.stats.failures += 1
-                raise RemoteJudgeError(
-                    f"judge server {self.url}{path} answered HTTP {reply.status_code} with no JSON: {reply.text[:200]!r}"
-                ) from None
-        self.stats.failures += 1
-        raise RemoteJudgeError(
-            f"judge server {self.url}{path} unreachable after {self.retries + 1} attempts "
-            f"(timeout {self.timeout} s each): {last}. Is `judgerl serve` running there?"
+    def _error(self, err: HTTPError) -> RemoteJudgeError:
+        where = f"judge server {self.url}{SCORE_PATH}"
+        if err.exhausted:
+            text = (
+                f"{where} unreachable after {err.attempts} attempts (timeout {self.timeout} s each): "
+                f"{err.message}. Is `judgerl serve` running there?"
+            )
+        elif err.status is not None and err.status >= 400:
+            text = f"{where} rejected the request (HTTP {err.status}): {err.message}"
+        else:
+            text = f"{where} {err.message}"
+        return RemoteJudgeError(
+            text,
+            url=err.url,
+            status=err.status,
+            attempts=err.attempts,
+            detail=err.message,
+            exhausted=err.exhausted,
         )
 
     async def ascore(self, items: Sequence[ScoreItem]) -> list[dict[str, Any]]:
@@ -149,13 +148,17 @@ class RemoteJudgeClient:
 
         Usage: replies = await client.ascore([ScoreItem("2+2?", "4")])
         """
-        import httpx
-
         sem = asyncio.Semaphore(self.concurrency)
-        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        async with httpx.AsyncClient(timeout=self.timeout, limits=limits, trust_env=False) as client:
-            tasks = [asyncio.create_task(self._post(client, sem, "/v1/score", i.payload())) for i in items]
-            self.stats.requests += len(tasks)
+
+        async def one(item: ScoreItem) -> Any:
+            async with sem:
+                try:
+                    return await self.http.apost_json(SCORE_PATH, item.payload())
+                except HTTPError as err:
+                    raise self._error(err) from None
+
+        async with self.http:  # this loop's async client, closed when the batch is done
+            tasks = [asyncio.create_task(one(i)) for i in items]
             try:
                 return list(await asyncio.gather(*tasks))
             finally:
@@ -189,66 +192,75 @@ class RemoteJudgeClient:
             raise box["err"]
         return box["out"]
 
+    def results(self, replies: Sequence[Any], unparsed_reward: float = 0.0) -> list[RewardResult]:
+        """The reward of each /v1/score reply: score / 10, or `unparsed_reward` for an unparsed judgement.
+
+        Usage: client.results([{"score": 7.0}])[0].score == 0.7
+        """
+        out = []
+        for i, reply in enumerate(replies):
+            if not isinstance(reply, dict) or "score" not in reply:
+                raise RemoteJudgeError(
+                    f"judge server {self.url}: reply {i} has no 'score': {reply!r}", url=self.url + SCORE_PATH
+                )
+            score = reply["score"]
+            parsed = score is not None
+            self.unparsed += not parsed
+            reason = "" if parsed else str(reply.get("parse_error", "unparsed"))
+            details = {"parsed": parsed, "correct": None, "reason": reason, "judge_score": score}
+            value = float(score) / 10.0 if parsed else float(unparsed_reward)
+            out.append(RewardResult(value, Verdict(choice=None, reason=reason), details))
+        return out
+
     def rewards(self, items: Sequence[ScoreItem], unparsed_reward: float = 0.0) -> tuple[list[float], int]:
         """Rewards in [0, 1] (score / 10) and how many judgements were unparseable.
 
         Usage: rewards, n_unparsed = client.rewards(items, unparsed_reward=0.0)
         """
-        return self._to_rewards(self.score(items), unparsed_reward)
+        results = self.results(self.score(items), unparsed_reward)
+        return [r.score for r in results], sum(not r.details["parsed"] for r in results)
 
     async def arewards(
         self, items: Sequence[ScoreItem], unparsed_reward: float = 0.0
     ) -> tuple[list[float], int]:
         """Async `rewards`. Usage: rewards, n_unparsed = await client.arewards(items)"""
-        return self._to_rewards(await self.ascore(items) if items else [], unparsed_reward)
-
-    def _to_rewards(self, replies: list[dict[str, Any]], unparsed_reward: float) -> tuple[list[float], int]:
-        rewards, unparsed = [], 0
-        for i, reply in enumerate(replies):
-            if not isinstance(reply, dict) or "score" not in reply:
-                raise RemoteJudgeError(f"judge server {self.url}: reply {i} has no 'score': {reply!r}")
-            if reply["score"] is None:
-                unparsed += 1
-                rewards.append(float(unparsed_reward))
-            else:
-                rewards.append(float(reply["score"]) / 10.0)
-        self.stats.unparsed += unparsed
-        return rewards, unparsed
+        results = self.results(await self.ascore(items) if items else [], unparsed_reward)
+        return [r.score for r in results], sum(not r.details["parsed"] for r in results)
 
 
-def _error_text(reply: Any) -> str:
-    try:
-        body = reply.json()
-        return str(body.get("error", body)) if isinstance(body, dict) else str(body)
-    except ValueError:
-        return reply.text[:300]
+class RemoteJudgeReward:
+    """The served judge as a policy reward: (PolicySample, completion) -> RewardResult, or batches.
 
+    details hold `parsed`, `correct` (None: there is no label), `reason` (the parse error) and
+    `judge_score` (the judge's 0-10).
 
-def prompt_question(prompt: Any) -> str:
-    """The question from a TRL prompt: a string, or chat messages (the last user turn).
-
-    >>> prompt_question([{"role": "system", "content": "be brief"}, {"role": "user", "content": "2+2?"}])
-    '2+2?'
+    Usage: reward = RemoteJudgeReward(RemoteJudgeClient(url)); reward(PolicySample("2+2?", "4"), "4").score
     """
-    if isinstance(prompt, str):
-        return prompt
-    if isinstance(prompt, (list, tuple)):
-        users = [m.get("content", "") for m in prompt if isinstance(m, dict) and m.get("role") == "user"]
-        if users and isinstance(users[-1], str):
-            return users[-1]
-    raise ValueError(f"cannot read a question from prompt {prompt!r}: expected a string or chat messages")
 
+    def __init__(self, client: RemoteJudgeClient, unparsed_reward: float = 0.0, name: str = "remote_judge"):
+        self.client = client
+        self.unparsed_reward = float(unparsed_reward)
+        self.name = name
 
-def _completion(completion: Any) -> str:
-    if isinstance(completion, str):
-        return completion
-    if isinstance(completion, (list, tuple)):
-        return "\n".join(
-            m.get("content", "")
-            for m in completion
-            if isinstance(m, dict) and m.get("role", "assistant") == "assistant"
-        )
-    raise ValueError(f"cannot read a completion from {completion!r}")
+    @staticmethod
+    def _items(samples: Sequence[PolicySample], completions: Sequence[str]) -> list[ScoreItem]:
+        if len(samples) != len(completions):
+            raise ValueError(f"{len(samples)} samples for {len(completions)} completions")
+        return [ScoreItem(s.question, c, s.reference) for s, c in zip(samples, completions, strict=True)]
+
+    def __call__(self, sample: PolicySample, completion: str) -> RewardResult:
+        """The reward of one completion (raises RemoteJudgeError). Usage: reward(sample, "4").score"""
+        return self.batch([sample], [completion])[0]
+
+    def batch(self, samples: Sequence[PolicySample], completions: Sequence[str]) -> list[RewardResult]:
+        """Rewards of aligned samples and completions, scored concurrently. Usage: reward.batch(s, c)"""
+        replies = self.client.score(self._items(samples, completions))
+        return self.client.results(replies, self.unparsed_reward)
+
+    async def abatch(self, samples: Sequence[PolicySample], completions: Sequence[str]) -> list[RewardResult]:
+        """Async `batch`. Usage: results = await reward.abatch(samples, completions)"""
+        items = self._items(samples, completions)
+        return self.client.results(await self.client.ascore(items) if items else [], self.unparsed_reward)
 
 
 def remote_trl_reward(
@@ -264,69 +276,17 @@ def remote_trl_reward(
     With a `reference_column` present in the dataset, each completion is judged against that
     reference; without it, pointwise. `asynchronous=True` returns a coroutine function, which
     TRL's GRPOTrainer awaits alongside its other async rewards. Raises RemoteJudgeError when the
-    server cannot score.
+    server cannot score. The rate of unparsed judgements is logged as
+    `remote_judge_parse_failure_rate`; the client is `.client`.
 
     >>> f = remote_trl_reward("http://127.0.0.1:8000")
     >>> f.__name__
     'remote_judge'
     """
-    client = RemoteJudgeClient(url, **client_options)
-
-    def items_of(
-        prompts: Sequence[Any], completions: Sequence[Any], columns: dict[str, Any]
-    ) -> list[ScoreItem]:
-        refs = columns.get(reference_column) if reference_column else None
-        if refs is not None and len(refs) != len(completions):
-            raise ValueError(
-                f"column {reference_column!r} has {len(refs)} values for {len(completions)} completions"
-            )
-        if len(prompts) != len(completions):
-            raise ValueError(f"{len(prompts)} prompts for {len(completions)} completions")
-        return [
-            ScoreItem(
-                prompt_question(p), _completion(c), None if refs is None or refs[i] is None else str(refs[i])
-            )
-            for i, (p, c) in enumerate(zip(prompts, completions, strict=True))
-        ]
-
-    def report(columns: dict[str, Any], unparsed: int, n: int) -> None:
-        log_metric = columns.get("log_metric")
-        if callable(log_metric) and n:
-            log_metric("remote_judge_parse_failure_rate", unparsed / n)
-
-    def reward(prompts: Sequence[Any] = (), completions: Sequence[Any] = (), **columns: Any) -> list[float]:
-        """TRL reward function: one float in [0, 1] per completion, from the served judge."""
-        items = items_of(prompts, completions, columns)
-        rewards, unparsed = client.rewards(items, unparsed_reward)
-        report(columns, unparsed, len(items))
-        return rewards
-
-    async def areward(
-        prompts: Sequence[Any] = (), completions: Sequence[Any] = (), **columns: Any
-    ) -> list[float]:
-        """Async TRL reward function: one float in [0, 1] per completion, from the served judge."""
-        items = items_of(prompts, completions, columns)
-        rewards, unparsed = await client.arewards(items, unparsed_reward)
-        report(columns, unparsed, len(items))
-        return rewards
-
-    fn: Any = areward if asynchronous else reward
-    fn.__name__ = name
-    fn.__qualname__ = name
-    fn.client = client
+    reward = RemoteJudgeReward(RemoteJudgeClient(url, **client_options), unparsed_reward, name)
+    fn = policy_to_trl(reward, reference_column=reference_column, name=name, asynchronous=asynchronous)
+    fn.client = reward.client  # type: ignore[attr-defined]
     return fn
-
-
-def _verl_item(solution_str: str, ground_truth: Any, extra_info: Any) -> ScoreItem:
-    extra = extra_info if isinstance(extra_info, dict) else {}
-    truth = ground_truth if isinstance(ground_truth, dict) else {"reference": ground_truth}
-    question = extra.get("question") or truth.get("question")
-    if not question:
-        raise ValueError(
-            "remote judge needs the question: put it in extra_info['question'] (or ground_truth)"
-        )
-    reference = truth.get("reference")
-    return ScoreItem(str(question), str(solution_str), None if reference is None else str(reference))
 
 
 def remote_verl_compute_score(
@@ -339,43 +299,15 @@ def remote_verl_compute_score(
 
     Usage: compute_score = remote_verl_compute_score("http://127.0.0.1:8000", timeout=60)
     """
-    client = RemoteJudgeClient(url, **client_options)
-
-    def compute_score(
-        data_source: Any = None,
-        solution_str: str | None = None,
-        ground_truth: Any = None,
-        extra_info: Any = None,
-        data_sources: Sequence[Any] | None = None,
-        solution_strs: Sequence[str] | None = None,
-        ground_truths: Sequence[Any] | None = None,
-        extra_infos: Sequence[Any] | None = None,
-        **_: Any,
-    ) -> Any:
-        """verl compute_score: a {"score", "judge_parsed"} dict per sample (a list for a batch)."""
-        if solution_strs is not None:
-            truths = list(ground_truths or [None] * len(solution_strs))
-            extras = list(extra_infos or [None] * len(solution_strs))
-            items = [_verl_item(s, g, e) for s, g, e in zip(solution_strs, truths, extras, strict=True)]
-            replies = client.score(items)
-            return [_verl_result(r, unparsed_reward) for r in replies]
-        reply = client.score([_verl_item(solution_str or "", ground_truth, extra_info)])[0]
-        return _verl_result(reply, unparsed_reward)
-
-    compute_score.client = client  # type: ignore[attr-defined]
+    reward = RemoteJudgeReward(RemoteJudgeClient(url, **client_options), unparsed_reward)
+    compute_score = policy_to_verl(reward)
+    compute_score.client = reward.client  # type: ignore[attr-defined]
     return compute_score
-
-
-def _verl_result(reply: dict[str, Any], unparsed_reward: float) -> dict[str, float]:
-    score = reply.get("score")
-    parsed = score is not None
-    return {"score": float(score) / 10.0 if parsed else float(unparsed_reward), "judge_parsed": float(parsed)}
 
 
 _CLIENTS: dict[tuple, RemoteJudgeClient] = {}
 
 
-@register_reward("remote_judge")
 def remote_judge_reward(
     sample: JudgeSample,
     completion: str,
@@ -388,9 +320,10 @@ def remote_judge_reward(
 ) -> RewardResult:
     """The served judge's reward for one completion to `sample`'s question, in [0, 1].
 
-    `reference: label` judges the completion against the sample's preferred response,
-    `reference: none` scores it pointwise. The token comes from $JUDGERL_SERVE_TOKEN (never
-    from a recipe). Raises RemoteJudgeError when the server cannot score.
+    Registered lazily as the `remote_judge` reward. `reference: label` judges the completion
+    against the sample's preferred response, `reference: none` scores it pointwise. The token
+    comes from $JUDGERL_SERVE_TOKEN (never from a recipe). Raises RemoteJudgeError when the
+    server cannot score.
 
     Usage: rewards: [{name: remote_judge, url: "http://127.0.0.1:8000", reference: label}]
     """
@@ -403,12 +336,8 @@ def remote_judge_reward(
             "columns (to_trl/to_verl); use remote_trl_reward / remote_verl_compute_score for TRL and verl"
         )
     key = (url, timeout, retries)
-    client = _CLIENTS.setdefault(key, RemoteJudgeClient(url, timeout=timeout, retries=retries))
+    client = _CLIENTS.get(key) or _CLIENTS.setdefault(
+        key, RemoteJudgeClient(url, timeout=timeout, retries=retries)
+    )
     ref = (sample.response_a if sample.label == "a" else sample.response_b) if reference == "label" else None
-    reply = client.score([ScoreItem(sample.question, completion, ref)])[0]
-    score = reply.get("score")
-    parsed = score is not None
-    value = float(score) / 10.0 if parsed else float(unparsed_reward)
-    verdict = Verdict(choice=None, reason="" if parsed else str(reply.get("parse_error", "unparsed")))
-    details = {"parsed": parsed, "correct": None, "reason": verdict.reason, "judge_score": score}
-    return RewardResult(value, verdict, details)
+    return RemoteJudgeReward(client, unparsed_reward)(PolicySample(sample.question, ref), completion)

@@ -29,7 +29,7 @@ class ScoreParse:
 
     @property
     def ok(self) -> bool:
-        """True when a score was found."""
+        """True when a score was found. Usage: parse.ok"""
         return self.value is not None
 
 

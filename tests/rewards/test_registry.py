@@ -4,6 +4,7 @@ import math
 
 import pytest
 
+from judgerl.core.registry import Registry
 from judgerl.core.types import JudgeSample
 from judgerl.rewards import registry
 from judgerl.rewards.functions import RewardResult, correctness_reward, strength_reward
@@ -23,7 +24,16 @@ WRONG = "<think>ok</think>\nTherefore, Response (b) is better, and the strength 
 
 @pytest.fixture
 def scratch_registry(monkeypatch):
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
+    """A copy of the reward registry for the test; names registered in it vanish afterwards."""
+    scratch = Registry("reward")
+    for name in registry.REWARDS.names():
+        target = registry.REWARDS.lazy_target(name)
+        if target is not None and not registry.REWARDS.is_loaded(name):
+            scratch.add_lazy(name, target)
+        else:
+            scratch.add(name, registry.REWARDS.get(name))
+    monkeypatch.setattr(registry, "REWARDS", scratch)
+    return scratch
 
 
 def test_builtin_rewards_are_registered():

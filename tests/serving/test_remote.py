@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from judgerl.core.http import HTTPError
 from judgerl.core.types import JudgeSample
 from judgerl.models.generation import SamplingSpec
 from judgerl.rewards.adapters import to_trl
+from judgerl.rewards.policy import PolicyReward, PolicySample
 from judgerl.rewards.registry import combined_reward, get_reward
 from judgerl.rewards.remote import (
     RemoteJudgeClient,
     RemoteJudgeError,
+    RemoteJudgeReward,
     ScoreItem,
     remote_trl_reward,
     remote_verl_compute_score,
@@ -100,3 +103,58 @@ def test_client_rejects_bad_settings() -> None:
         RemoteJudgeClient("127.0.0.1:8000")
     with pytest.raises(ValueError, match="timeout > 0"):
         RemoteJudgeClient("http://127.0.0.1:1", timeout=0)
+
+
+def test_remote_judge_is_a_plain_policy_reward(url) -> None:
+    import asyncio
+
+    reward = RemoteJudgeReward(RemoteJudgeClient(url, token="tok", timeout=10), unparsed_reward=-1.0)
+    assert isinstance(reward, PolicyReward) and reward.name == "remote_judge"
+    one = reward(PolicySample("2+2?"), "4")
+    assert one.score == 0.7 and one.details == {
+        "parsed": True,
+        "correct": None,
+        "reason": "",
+        "judge_score": 7.0,
+    }
+    batch = reward.batch([PolicySample("2+2?", "4"), PolicySample("GARBLE")], ["4", "x"])
+    assert [r.score for r in batch] == [0.5, -1.0]
+    assert batch[1].details["parsed"] is False and batch[1].details["judge_score"] is None
+    assert batch[1].verdict.reason == batch[1].details["reason"] != ""
+    assert [r.score for r in asyncio.run(reward.abatch([PolicySample("q")], ["GOOD"]))] == [0.7]
+    assert asyncio.run(reward.abatch([], [])) == []
+    with pytest.raises(ValueError, match="1 samples for 2 completions"):
+        reward.batch([PolicySample("q")], ["a", "b"])
+    assert reward.client.stats.unparsed == 1 and reward.client.stats.requests == 4
+
+
+def test_remote_errors_are_http_errors_with_status_and_url(url) -> None:
+    client = RemoteJudgeClient(url, token="nope", retries=1, backoff=0.01)
+    with pytest.raises(HTTPError) as err:
+        client.score([ScoreItem("q", "r")])
+    assert isinstance(err.value, RemoteJudgeError)
+    assert err.value.status == 401 and err.value.url == f"{url}/v1/score" and err.value.exhausted is False
+    assert client.stats.failures == 1 and client.stats.requests == 1
+    with pytest.raises(RemoteJudgeError, match="reply 0 has no 'score'"):
+        client.results([{"parsed": False}])
+
+
+def test_score_inside_a_running_event_loop(url) -> None:
+    import asyncio
+
+    client = RemoteJudgeClient(url, token="tok")
+
+    async def inside() -> list:
+        return client.score([ScoreItem("2+2?", "4"), ScoreItem("3+3?", "6", "6")])  # runs in a thread
+
+    replies = asyncio.run(inside())
+    assert [r["score"] for r in replies] == [7.0, 5.0]
+
+
+def test_policy_grpo_reads_the_served_judges_metrics(url, monkeypatch) -> None:
+    from judgerl.trainers.policy_grpo import _server_metrics
+
+    monkeypatch.setenv("JUDGERL_SERVE_TOKEN", "tok")
+    metrics = _server_metrics(url)
+    assert isinstance(metrics, dict) and metrics  # request counts, latencies, ...
+    assert _server_metrics(f"http://127.0.0.1:{free_port()}") == {}  # unreachable: {} and a warning
