@@ -1,36 +1,42 @@
 """Final-answer checkers for mining: extract an answer from a completion and decide equivalence.
 
 A checker is any object with `extract(text) -> str | None` and `same(a, b) -> bool`. Built in:
-"gsm8k" (`#### n`, else the last number; math-verify when installed) and "synthetic" (the addition
-judge's verdict and strength via the strict verdict parser). Add more with `register_checker`.
+"gsm8k" (`judgerl.data_prep.answers`: `#### n`, else math-verify's final answer), "synthetic" (the
+addition judge's verdict and strength via the strict verdict parser) and "verdict" (the choice
+alone). They live in `CHECKERS` (a `judgerl.core.registry.Registry`); add more with
+`register_checker`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from judgerl.core.registry import Registry
+from judgerl.data_prep.answers import answers_equal, extract_answer
 from judgerl.rewards.parser import parse_verdict
-
-_HASH_RE = re.compile(r"####\s*([-+]?[\d,]*\.?\d+)")
-_NUMBER_RE = re.compile(r"[-+]?\d[\d,]*\.?\d*|[-+]?\.\d+")
 
 
 class AnswerChecker(Protocol):
     """Extracts a final answer from a completion and compares two answers."""
 
     def extract(self, text: str) -> str | None:
-        """The final answer of `text`, or None when there is none."""
+        """The final answer of `text`, or None when there is none.
+
+        Usage: answer = checker.extract(completion)
+        """
         ...
 
     def same(self, a: str | None, b: str | None) -> bool:
-        """True when answers `a` and `b` are equivalent."""
+        """True when answers `a` and `b` are equivalent.
+
+        Usage: checker.same(answer, reference_answer)
+        """
         ...
 
 
 class GSM8KChecker:
-    """GSM8K answers: the number after `####`, else the last number; numeric equality.
+    """GSM8K answers: the number after `####`, else math-verify's final answer; equality by value.
 
     >>> c = GSM8KChecker()
     >>> c.extract("so 3 + 4 = 7\\n#### 7"), c.extract("it is 1,200 apples."), c.extract("none")
@@ -40,27 +46,20 @@ class GSM8KChecker:
     """
 
     def extract(self, text: str) -> str | None:
-        """The `#### n` answer, else the last number of `text` (commas removed)."""
-        found = _HASH_RE.findall(text)
-        nums = found or _NUMBER_RE.findall(text)
-        if not nums:
-            return None
-        return nums[-1].replace(",", "").rstrip(".")
+        """The final answer of `text` (`judgerl.data_prep.answers.extract_answer`).
+
+        Usage: GSM8KChecker().extract("so 3 + 4 = 7\n#### 7")  # '7'
+        """
+        return extract_answer(text)
 
     def same(self, a: str | None, b: str | None) -> bool:
-        """Numeric equality (math-verify when installed); two missing answers count as equal."""
+        """Equal by value (math-verify); two missing answers count as equal.
+
+        Usage: GSM8KChecker().same("7", "7.0")  # True
+        """
         if a is None or b is None:
             return a is None and b is None
-        try:
-            import math_verify  # optional; imported lazily
-        except ImportError:
-            math_verify = None
-        if math_verify is not None:
-            return bool(math_verify.verify(math_verify.parse(a), math_verify.parse(b)))
-        try:
-            return abs(float(a) - float(b)) < 1e-9
-        except ValueError:
-            return a.strip() == b.strip()
+        return answers_equal(a, b)
 
 
 class VerdictChecker:
@@ -77,37 +76,51 @@ class VerdictChecker:
         self.with_strength = with_strength
 
     def extract(self, text: str) -> str | None:
-        """The verdict as choice:strength (or the choice alone), None when no verdict parses."""
+        """The verdict as choice:strength (or the choice alone), None when no verdict parses.
+
+        Usage: VerdictChecker().extract(completion)  # 'b:2'
+        """
         v = parse_verdict(text)
         if v.choice is None:
             return None
         return f"{v.choice}:{v.strength}" if self.with_strength else v.choice
 
     def same(self, a: str | None, b: str | None) -> bool:
-        """String equality; two unparseable completions count as the same (failed) answer."""
+        """String equality; two unparseable completions count as the same (failed) answer.
+
+        Usage: VerdictChecker().same("b:2", "b:1")  # False
+        """
         return a == b
 
 
-_CHECKERS: dict[str, Callable[..., Any]] = {
-    "gsm8k": GSM8KChecker,
-    "synthetic": VerdictChecker,
-    "verdict": lambda: VerdictChecker(with_strength=False),
-}
+def verdict_only_checker() -> VerdictChecker:
+    """The "verdict" checker: the verdict's choice alone, strength ignored.
+
+    Usage: get_checker("verdict")
+    """
+    return VerdictChecker(with_strength=False)
+
+
+CHECKERS: Registry[Callable[..., Any]] = Registry("answer checker")
+CHECKERS.add("gsm8k", GSM8KChecker)
+CHECKERS.add("synthetic", VerdictChecker)
+CHECKERS.add("verdict", verdict_only_checker)
 
 
 def register_checker(name: str, factory: Callable[..., Any]) -> None:
-    """Register a checker factory under `name`. Usage: register_checker("code", CodeTestsChecker)."""
-    if not name:
-        raise ValueError("a checker needs a non-empty name")
-    _CHECKERS[name] = factory
+    """Register a checker factory under `name`; another factory under a taken name is a `RegistryError`.
+
+    Usage: register_checker("code", CodeTestsChecker)
+    """
+    CHECKERS.add(name, factory)
 
 
 def get_checker(name: str, **kwargs: Any) -> AnswerChecker:
-    """Build the checker registered as `name`.
+    """Build the checker registered as `name` (an unknown name lists the known ones).
+
+    Usage: checker = get_checker("gsm8k")
 
     >>> get_checker("gsm8k").extract("#### 42")
     '42'
     """
-    if name not in _CHECKERS:
-        raise ValueError(f"unknown answer checker {name!r} (known: {', '.join(sorted(_CHECKERS))})")
-    return _CHECKERS[name](**kwargs)
+    return CHECKERS.get(name)(**kwargs)

@@ -7,22 +7,22 @@ P(important) over its mismatches (0 for identical texts). The filter `autojudge`
 score is below `min_importance` (default: the classifier's saved threshold): their judgements
 differ only in tokens that would not change the verdict, so DPO would learn nothing from them.
 
-The filter registers itself with `judgerl.data_prep.pair_filters` on import; call `register()`
-from the module that runs the pairs stage so that recipes can name it.
+`judgerl.data_prep.pair_filters` names the filter lazily ("judgerl.autojudge.pair_filter:
+autojudge_importance"); this module registers nothing on import, and imports numpy, torch and
+transformers only when a pair is scored, so validating a recipe that names the filter stays light.
 """
 
 from __future__ import annotations
 
 import difflib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
-
-from judgerl.autojudge.classifier import ImportanceClassifier
-from judgerl.autojudge.features import last_token_hidden
 from judgerl.data_prep.pair_filters import register_pair_filter
-from judgerl.models.generation import render_prompts
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from judgerl.autojudge.classifier import ImportanceClassifier
 
 FILTER_NAME = "autojudge"
 
@@ -57,6 +57,11 @@ def importance_score(
 
     Usage: score, n = importance_score(target, tok, clf, pair["prompt"], pair["chosen"], pair["rejected"])
     """
+    import numpy as np
+
+    from judgerl.autojudge.features import last_token_hidden
+    from judgerl.models.generation import render_prompts
+
     text = render_prompts(tokenizer, [prompt])[0]  # type: ignore[list-item]
     prompt_ids = tokenizer(text, add_special_tokens=isinstance(prompt, str))["input_ids"]
     a = tokenizer(chosen, add_special_tokens=False)["input_ids"]
@@ -88,8 +93,9 @@ def autojudge_importance(
 
     `model` is the target checkpoint the classifier was fitted on, `classifier` its folder.
 
-    Usage (recipe): filters: [{name: autojudge, model: runs/q/sft/checkpoint, classifier: runs/aj/classifier}]
+    Usage: filters: [{name: autojudge, model: runs/q/sft/checkpoint, classifier: runs/aj/classifier}]
     """
+    from judgerl.autojudge.classifier import ImportanceClassifier
     from judgerl.models.loading import load_model_and_tokenizer
 
     st = state if state is not None else {}
@@ -108,9 +114,9 @@ def autojudge_importance(
 
 
 def register() -> str:
-    """Register the `autojudge` pair filter (idempotent); returns its name. Usage: register()."""
+    """Resolve the `autojudge` pair filter now (pair_filters already names it lazily; idempotent).
+
+    Usage: register()  # -> "autojudge"
+    """
     register_pair_filter(FILTER_NAME, autojudge_importance)
     return FILTER_NAME
-
-
-register()

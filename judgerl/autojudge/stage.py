@@ -3,8 +3,9 @@ DT importance classifier, then compare target-only greedy, lossless speculative 
 on held-out samples (verdict accuracy, accepted draft tokens per cycle, target calls per token,
 wall time). Mining resumes from its JSONL file.
 
-Importing this module (judgerl.stages does) also registers the `autojudge` pair filter, so that
-`pairs` stages of any recipe can name it.
+The module is torch-free (judgerl.stages imports the config class to validate recipes): mining,
+the classifier and the decoders are imported when the stage runs. The `autojudge` pair filter is
+named lazily in judgerl.data_prep.pair_filters; nothing is registered on import.
 """
 
 from __future__ import annotations
@@ -13,11 +14,6 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from judgerl.autojudge.checkers import get_checker
-from judgerl.autojudge.classifier import fit_classifier, pick_threshold
-from judgerl.autojudge.features import mismatch_features
-from judgerl.autojudge.mining import items_from_samples, mine, mining_summary
-from judgerl.autojudge.pair_filter import register as register_pair_filter
 from judgerl.core.config import StrictModel
 from judgerl.core.errors import StageError
 from judgerl.core.jsonl import write_json
@@ -27,11 +23,9 @@ from judgerl.core.stage import StageContext, StageResult
 from judgerl.core.types import JudgeSample
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.models.generation import SamplingSpec
-from judgerl.models.generation.speculative import SpeculativeGenerator
 from judgerl.rewards.parser import parse_verdict
 
 log = get_logger(__name__)
-register_pair_filter()
 OUTPUTS = {
     "mining": "mining.jsonl",
     "classifier": "classifier",
@@ -77,6 +71,9 @@ def compare_decoders(
     Returns (per-decoder stats + verdict accuracy + strength accuracy, per-decoder completions).
     Usage: stats, texts = compare_decoders(t, d, tok, test, clf.scorer(), {"recall 0.9": clf.threshold}, 16, 150)
     """
+    from judgerl.autojudge.mining import items_from_samples
+    from judgerl.models.generation.speculative import SpeculativeGenerator
+
     gens = {
         "target": SpeculativeGenerator(target, tokenizer, mode="target"),
         "speculative": SpeculativeGenerator(target, tokenizer, draft, "speculative", window),
@@ -136,7 +133,16 @@ def decoder_table(decoders: dict[str, dict[str, float]]) -> str:
 
 
 def run_autojudge(stage: AutoJudgeStage, ctx: StageContext) -> StageResult:
-    """Mine, fit the classifier and (with `test`) compare the decoders; metrics in metrics.json."""
+    """Mine, fit the classifier and (with `test`) compare the decoders; metrics in metrics.json.
+
+    Usage: result = run_autojudge(AutoJudgeStage(target=..., draft=..., train=...), ctx)
+
+    judgerl run recipes/autojudge_quickstart.yaml
+    """
+    from judgerl.autojudge.checkers import get_checker
+    from judgerl.autojudge.classifier import fit_classifier, pick_threshold
+    from judgerl.autojudge.features import mismatch_features
+    from judgerl.autojudge.mining import items_from_samples, mine, mining_summary
     from judgerl.models.loading import load_model_and_tokenizer
 
     spec = stage.prompt or PromptSpec()

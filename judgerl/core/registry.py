@@ -9,6 +9,9 @@ judges, generation backends) is a `Registry`. The rules are the same everywhere:
   the first time the name is looked up, so nothing needs to be imported for its side effect and a
   lower layer can name a plugin that lives in a higher one without importing it;
 - looking up an unknown name is an error that lists the known names.
+
+`registry[name]` and `registry.get(name)` are the same lookup; iterating a registry gives its
+names, sorted.
 """
 
 from __future__ import annotations
@@ -22,8 +25,12 @@ from judgerl.core.errors import JudgeRLError
 T = TypeVar("T")
 
 
-class RegistryError(JudgeRLError, KeyError):
-    """A duplicate or unknown registry name, or a lazy plugin that cannot be imported."""
+class RegistryError(JudgeRLError, KeyError, ValueError):
+    """A duplicate or unknown registry name, or a lazy plugin that cannot be imported.
+
+    It is a KeyError (a failed lookup) and a ValueError (a bad name in a config), so a pydantic
+    validator that looks a name up turns it into a validation error with the recipe key.
+    """
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
@@ -52,7 +59,7 @@ def resolve_dotted(target: str) -> object:
 class Registry(Generic[T]):
     """Named entries of one kind (`what` names the kind in error messages).
 
-    >>> r = Registry("reward"); r.add("const", lambda s, c: 1.0); r.get("const")(None, "") == 1.0
+    >>> r = Registry("reward"); _ = r.add("const", lambda s, c: 1.0); r.get("const")(None, "") == 1.0
     True
     """
 
@@ -120,6 +127,13 @@ class Registry(Generic[T]):
         known = ", ".join(self.names()) or "none"
         raise RegistryError(f"unknown {self.what} {name!r} (known: {known})")
 
+    def __getitem__(self, name: str) -> T:
+        """`registry[name]` is `registry.get(name)`.
+
+        Usage: STAGE_KINDS["sft"].config
+        """
+        return self.get(name)
+
     def names(self) -> list[str]:
         """Every registered name, eager and lazy, sorted.
 
@@ -150,7 +164,8 @@ class Registry(Generic[T]):
         self._lazy.pop(name, None)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries or name in self._lazy
+        # a recipe may hold any YAML value where a name belongs (a list, a mapping): not a name
+        return isinstance(name, str) and (name in self._entries or name in self._lazy)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())

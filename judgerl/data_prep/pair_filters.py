@@ -17,9 +17,11 @@ drops it is charged with the drop:
 A filter that must remember earlier pairs (or hold a loaded model) declares a keyword parameter
 `state`: it then receives a dict private to that filter for one run. Options are checked against
 the function's signature when the recipe is validated, so a misspelt option fails before
-anything runs. AutoJudge and probe filters register the same way from their own modules
-(rewards may import data_prep); the module that defines the `pairs` stage imports them so that
-their names exist when a recipe is validated.
+anything runs. Filters live in `PAIR_FILTERS` (a `judgerl.core.registry.Registry`: a name taken
+by another function is an error). The AutoJudge and probe filters live in higher layers and are
+registered here lazily by name ("judgerl.autojudge.pair_filter:autojudge_importance",
+"judgerl.probes.pair_filter:probe_pair_filter"): their module is imported the first time a recipe
+names them, and nothing has to be imported for its side effect.
 """
 
 from __future__ import annotations
@@ -31,15 +33,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from judgerl.core.registry import Registry
+
 PairFilter = Callable[..., tuple[bool, str]]
-_FILTERS: dict[str, PairFilter] = {}
 _RESERVED = ("pair", "state")
+
+PAIR_FILTERS: Registry[PairFilter] = Registry(
+    "pair filter",
+    lazy={
+        "autojudge": "judgerl.autojudge.pair_filter:autojudge_importance",
+        "probe": "judgerl.probes.pair_filter:probe_pair_filter",
+    },
+)
 
 
 def register_pair_filter(
-    name: str, fn: PairFilter | None = None, *, replace: bool = False
+    name: str, fn: PairFilter | None = None
 ) -> Callable[[PairFilter], PairFilter] | PairFilter:
-    """Register `fn` as the pair filter `name` (usable as a decorator).
+    """Register `fn` as the pair filter `name` (usable as a decorator); another function under a
+    taken name is a `RegistryError` (a ValueError), the same function again is harmless.
 
     Usage: @register_pair_filter("my_filter") def my_filter(pair, threshold=0.5): ...
     """
@@ -47,20 +59,19 @@ def register_pair_filter(
     def add(f: PairFilter) -> PairFilter:
         if not name or not isinstance(name, str):
             raise ValueError(f"a pair filter needs a non-empty name, got {name!r}")
-        if name in _FILTERS and not replace and _FILTERS[name] is not f:
-            raise ValueError(f"pair filter {name!r} is already registered (pass replace=True to override)")
-        params = list(inspect.signature(f).parameters)
-        if not params:
+        if not list(inspect.signature(f).parameters):
             raise ValueError(f"pair filter {name!r} must take the pair as its first argument")
-        _FILTERS[name] = f
-        return f
+        return PAIR_FILTERS.add(name, f)
 
     return add(fn) if fn is not None else add
 
 
 def pair_filter_names() -> list[str]:
-    """The registered filter names, sorted. Usage: pair_filter_names() -> ['duplicate', 'length_ratio']."""
-    return sorted(_FILTERS)
+    """The registered filter names (lazy ones too), sorted.
+
+    Usage: pair_filter_names() -> ['autojudge', 'duplicate', 'length_ratio', 'probe']
+    """
+    return PAIR_FILTERS.names()
 
 
 @dataclass(frozen=True)
@@ -95,12 +106,12 @@ def parse_pair_filters(specs: list[dict[str, Any]] | None) -> list[FilterSpec]:
         if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
             raise ValueError(f"filters[{i}]: expected a mapping with a 'name', got {spec!r}")
         name = spec["name"]
-        if name not in _FILTERS:
+        if name not in PAIR_FILTERS:
             raise ValueError(
                 f"filters[{i}]: unknown pair filter {name!r} (known: {', '.join(pair_filter_names())})"
             )
         options = {k: v for k, v in spec.items() if k != "name"}
-        params = inspect.signature(_FILTERS[name]).parameters
+        params = inspect.signature(PAIR_FILTERS.get(name)).parameters
         accepted = [p for p in list(params)[1:] if p != "state"]
         takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
         for key in options:
@@ -147,7 +158,7 @@ def apply_pair_filters(
     keys = list(dropped)
     funcs = []
     for spec in specs:
-        fn = _FILTERS[spec.name]
+        fn = PAIR_FILTERS.get(spec.name)
         kwargs = dict(spec.options)
         if "state" in inspect.signature(fn).parameters:
             kwargs["state"] = {}

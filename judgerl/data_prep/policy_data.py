@@ -12,13 +12,11 @@ policy SFT, policy GRPO (the reference goes to the served judge) and policy eval
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from judgerl.core.types import JudgeSample
-
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+from judgerl.data_prep.answers import answers_equal, extract_answer
 
 
 @dataclass
@@ -30,13 +28,14 @@ class PolicyRows:
 
 
 def last_number(text: str) -> str | None:
-    """The last number written in `text` (sign and decimals kept), or None.
+    """The final answer of `text` (kept name for callers; it is `answers.extract_answer`), or None.
+
+    Usage: last_number(completion)
 
     >>> last_number("The sum is 85."), last_number("12 + 3 is 15"), last_number("no idea")
     ('85', '15', None)
     """
-    found = _NUMBER.findall(text or "")
-    return found[-1] if found else None
+    return extract_answer(text)
 
 
 def preferred_response(sample: JudgeSample) -> str:
@@ -64,7 +63,7 @@ def rejected_response(sample: JudgeSample) -> str:
 def policy_rows(samples: list[JudgeSample], dedupe: bool = True) -> PolicyRows:
     """One policy row per question: prompt (chat messages), reference (preferred response), answer, rejected.
 
-    `answer` is the last number in the reference (None when it has none); exact-match scoring
+    `answer` is the reference's final answer (`answers.extract_answer`; None when it has none); exact-match scoring
     uses it. With `dedupe`, a question asked twice (e.g. both answer orders) keeps its first row.
 
     >>> from judgerl.data_prep.synthetic import make_synthetic_splits
@@ -94,7 +93,7 @@ def policy_rows(samples: list[JudgeSample], dedupe: bool = True) -> PolicyRows:
                 "id": s.id,
                 "prompt": [dict(m) for m in s.conversation],
                 "reference": reference,
-                "answer": last_number(reference),
+                "answer": extract_answer(reference),
                 "rejected": rejected_response(s).strip(),
             }
         )
@@ -120,8 +119,8 @@ def policy_sft_rows(rows: list[dict[str, Any]], with_rejected: bool = False) -> 
 
 
 def answer_correct(completion: str, row: dict[str, Any]) -> bool:
-    """Exact match: the completion's last number equals the row's answer (or, with no answer, the
-    stripped completion equals the reference).
+    """The completion's final answer equals the row's answer by value (`answers.answers_equal`), or,
+    with no answer, the stripped completion equals the reference.
 
     >>> row = {"reference": "The sum is 85.", "answer": "85"}
     >>> answer_correct("The sum is 85.", row), answer_correct("The sum is 58.", row), answer_correct("", row)
@@ -129,4 +128,4 @@ def answer_correct(completion: str, row: dict[str, Any]) -> bool:
     """
     if row.get("answer") is None:
         return completion.strip() == str(row["reference"]).strip()
-    return last_number(completion) == str(row["answer"])
+    return answers_equal(extract_answer(completion), str(row["answer"]))

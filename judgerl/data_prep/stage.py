@@ -67,6 +67,8 @@ def _held_out(sample_id: str, seed: int, fraction: float) -> bool:
 def run_prep(stage: PrepStage, ctx: StageContext) -> StageResult:
     """Load the source(s), split, optionally add both orders, and write train.jsonl / test.jsonl.
 
+    Usage: result = run_prep(PrepStage(source={"kind": "synthetic", "n_train": 100, "n_test": 20}), ctx)
+
     judgerl run recipes/quickstart.yaml --only data
     """
     stats: dict[str, Any] = {}

@@ -3,31 +3,39 @@
 features.py (pooled hidden states + disk cache), aspects.py (ROSCOE aspect prompts), labels.py
 (1-5 scores or any column, balancing), labelling.py (LLM labelling), train.py (grid search,
 layer sweep), linear.py (the probe as plain arrays), use.py (evaluate_samples, filters),
-reward.py (the `probe` reward) and pair_filter.py (the `probe` pair filter), both registered on
-import, stage.py (the `probe_filter` stage).
+reward.py (the `probe` reward, named lazily in judgerl.rewards.registry) and pair_filter.py (the
+`probe` pair filter, named lazily in judgerl.data_prep.pair_filters), stage.py (the
+`probe_filter` stage). Nothing registers on import, and importing the package loads no torch:
+the names below are imported from their modules when first asked for.
 """
 
-from judgerl.probes import pair_filter as _pair_filter  # noqa: F401 - registers the `probe` pair filter
-from judgerl.probes import reward as _reward  # noqa: F401 - registers the `probe` reward
-from judgerl.probes.aspects import ASPECTS, aspect_prompt, probe_text
-from judgerl.probes.features import FeatureExtractor, pool_hidden
-from judgerl.probes.linear import LinearProbe, ProbeFileError, load_probe
-from judgerl.probes.train import TrainSpec, train_probe
-from judgerl.probes.use import evaluate_samples, filter_rows, load_probes, top_fraction
+from __future__ import annotations
 
-__all__ = [
-    "ASPECTS",
-    "FeatureExtractor",
-    "LinearProbe",
-    "ProbeFileError",
-    "TrainSpec",
-    "aspect_prompt",
-    "evaluate_samples",
-    "filter_rows",
-    "load_probe",
-    "load_probes",
-    "pool_hidden",
-    "probe_text",
-    "top_fraction",
-    "train_probe",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ASPECTS": "judgerl.probes.aspects",
+    "aspect_prompt": "judgerl.probes.aspects",
+    "probe_text": "judgerl.probes.aspects",
+    "FeatureExtractor": "judgerl.probes.features",
+    "pool_hidden": "judgerl.probes.features",
+    "LinearProbe": "judgerl.probes.linear",
+    "ProbeFileError": "judgerl.probes.linear",
+    "load_probe": "judgerl.probes.linear",
+    "TrainSpec": "judgerl.probes.train",
+    "train_probe": "judgerl.probes.train",
+    "evaluate_samples": "judgerl.probes.use",
+    "filter_rows": "judgerl.probes.use",
+    "load_probes": "judgerl.probes.use",
+    "top_fraction": "judgerl.probes.use",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = sorted(_EXPORTS)

@@ -1,8 +1,10 @@
 """The `probe` pair filter: drop constructed DPO pairs whose probe score is below a threshold.
 
 It plugs into the pair-filter hook of judgerl.data_prep.pair_filters (one pair at a time, keep or
-drop with a reason). Keeping the top fraction of all pairs needs every score first: that is the
-`probe_filter` stage's job (judgerl.probes.stage).
+drop with a reason), which names it lazily as "judgerl.probes.pair_filter:probe_pair_filter"; this
+module registers nothing on import and imports the probe machinery only when a pair is scored, so
+validating a recipe that names the filter stays light. Keeping the top fraction of all pairs
+needs every score first: that is the `probe_filter` stage's job (judgerl.probes.stage).
 
     filters: [{name: duplicate}, {name: probe, path: runs/probe/probes, threshold: 0.5}]
 """
@@ -11,12 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from judgerl.data_prep.pair_filters import register_pair_filter
-from judgerl.probes.reward import loaded_probes, normalized_score
-from judgerl.probes.use import probe_features, row_texts
 
-
-@register_pair_filter("probe")
 def probe_pair_filter(
     pair: dict[str, Any],
     path: str,
@@ -33,6 +30,9 @@ def probe_pair_filter(
 
     Usage: probe_pair_filter(pair, path="runs/probe/probes", threshold=0.6) -> (True, "")
     """
+    from judgerl.probes.reward import loaded_probes, normalized_score  # numpy and the extractor: on use
+    from judgerl.probes.use import probe_features, row_texts
+
     if score not in ("chosen", "margin"):
         raise ValueError(f"probe pair filter: score must be 'chosen' or 'margin', got {score!r}")
     probes, pool = loaded_probes(str(path), model, device)

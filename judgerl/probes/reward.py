@@ -3,6 +3,8 @@
     rewards: [{name: strength, weight: 1.0}, {name: probe, weight: 0.2, path: runs/probe/probes}]
 
 The probe files (and the model they read) load on first use and stay loaded for the process.
+The reward registry names `probe_reward` lazily ("judgerl.probes.reward:probe_reward" in
+judgerl.rewards.registry); this module registers nothing on import.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from judgerl.probes.linear import LinearProbe
 from judgerl.probes.use import ExtractorPool, load_probes, probe_features
 from judgerl.rewards.functions import RewardResult
 from judgerl.rewards.parser import parse_verdict
-from judgerl.rewards.registry import register_reward
 
 CONTEXTS = ("question", "pair")
 
@@ -51,7 +52,6 @@ def _context(sample: JudgeSample, context: str) -> str:
     raise ValueError(f"probe reward: context must be one of {CONTEXTS}, got {context!r}")
 
 
-@register_reward("probe")
 def probe_reward(
     sample: JudgeSample,
     completion: str,

@@ -3,6 +3,9 @@
 stages:
   sft_top: {kind: probe_filter, data: ${stages.sft_data.train}, probes: runs/probe/probes, top: 0.5}
   pairs_top: {kind: probe_filter, data: ${stages.pairs.pairs}, probes: ..., top: 0.8, pair_score: margin}
+
+The module is torch-free (judgerl.stages imports the config class to validate recipes); the
+probes and their feature extractor are imported when the stage runs.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from pydantic import Field, model_validator
 
 from judgerl.core.config import StrictModel
 from judgerl.core.stage import StageContext, StageResult
-from judgerl.probes.commands import filter_file
 
 OUTPUTS = {"kept": "kept.jsonl", "scores": "scores.jsonl"}
 
@@ -54,8 +56,12 @@ def run_probe_filter(stage: ProbeFilterStage, ctx: StageContext) -> StageResult:
 
     Features are cached in the stage folder, so a rerun after an interruption recomputes nothing done.
 
+    Usage: result = run_probe_filter(ProbeFilterStage(data=..., probes=..., top=0.5), ctx)
+
     judgerl run RECIPE --only sft_top
     """
+    from judgerl.probes.commands import filter_file  # the probe machinery (torch) loads when the stage runs
+
     result = filter_file(
         stage.probes,
         stage.data,

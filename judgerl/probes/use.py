@@ -12,13 +12,15 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from judgerl.probes.aspects import probe_text
-from judgerl.probes.features import FeatureExtractor
 from judgerl.probes.linear import LinearProbe, ProbeFileError, load_probe
+
+if TYPE_CHECKING:  # the extractor needs torch: imported when a pool loads one
+    from judgerl.probes.features import FeatureExtractor
 
 Total = Literal["score", "label"]
 PairScore = Literal["chosen", "margin"]
@@ -72,6 +74,8 @@ class ExtractorPool:
         max_length = int(probe.meta.get("max_length", 512))
         key = f"{model_id}|{max_length}"
         if key not in self.extractors:
+            from judgerl.probes.features import FeatureExtractor
+
             self.extractors[key] = FeatureExtractor.load(
                 model_id,
                 device=self.device,

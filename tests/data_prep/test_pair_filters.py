@@ -92,4 +92,4 @@ def test_a_plugin_filter_registers_with_options_and_state() -> None:
         with pytest.raises(ValueError, match="already registered"):
             F.register_pair_filter(name, lambda p: (True, ""))
     finally:
-        F._FILTERS.pop(name, None)
+        F.PAIR_FILTERS.remove(name)

@@ -261,7 +261,7 @@ def test_load_source_hub_and_local(tmp_path):
     assert local.samples[0].response_a == "c"
 
 
-def test_load_source_errors(monkeypatch):
+def test_load_source_errors():
     with pytest.raises(
         ValueError, match=r"unknown source kind 'nope'; known kinds: \['gsm8k', 'hub', 'llmbar', 'local'"
     ):
@@ -272,5 +272,10 @@ def test_load_source_errors(monkeypatch):
         load_source({"kind": "local", "path": "x.jsonl", "colums": {}})
     with pytest.raises(ValueError, match=r"needs option\(s\) \['dir_path'\]"):
         load_source({"kind": "llmbar"})
-    monkeypatch.setitem(SOURCE_LOADERS, "fake", lambda n=1: LoadResult("fake"))
-    assert load_source({"kind": "fake", "n": 2}).summary() == "fake: 0 rows, 0 skipped"
+    SOURCE_LOADERS.add("fake", lambda n=1: LoadResult("fake"))
+    try:
+        assert load_source({"kind": "fake", "n": 2}).summary() == "fake: 0 rows, 0 skipped"
+    finally:
+        SOURCE_LOADERS.remove("fake")
+    with pytest.raises(ValueError, match="source kind 'local' is already registered"):
+        SOURCE_LOADERS.add("local", lambda path: LoadResult("other"))
