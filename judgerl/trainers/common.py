@@ -1,10 +1,12 @@
-"""Pieces every TRL-based trainer shares: the LoRA spec, schedule/saving/device arguments, checkpoint lookup."""
+"""Pieces every TRL-based trainer shares: the LoRA spec, schedule/saving/device arguments, the one
+GRPOConfig builder of the two GRPO stages, checkpoint lookup."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 from pydantic import Field
 
@@ -111,6 +113,64 @@ def schedule_args(stage: TrainingKeys, ctx: Any) -> dict[str, Any]:
         "disable_tqdm": not ctx.progress,
         **device_args(stage.bf16),
     }
+
+
+class GRPOKeys(Protocol):
+    """The recipe keys of a GRPO stage that `trl_grpo_config` reads beyond the `TrainingKeys`.
+
+    The judge's `grpo` stage (trainers/grpo_config.py) and the policy's `policy_grpo` stage
+    (trainers/policy_grpo.py) each declare them, with their own defaults and allowed values (beta,
+    loss_type, max_completion_length differ), and a stage's field order decides what its
+    validators see (the pair check of `grpo` reads `backend`, declared before
+    `steps_per_generation`), so this is a protocol the two configs satisfy, not a base class.
+    """
+
+    num_generations: int
+    temperature: float
+    top_p: float
+    beta: float
+    loss_type: str
+    scale_rewards: str
+    max_completion_length: int
+    steps_per_generation: int | None
+    log_completions: bool
+
+
+def grpo_args(stage: TrainingKeys, ctx: Any, weights: Sequence[float]) -> dict[str, Any]:
+    """The GRPOConfig keys both GRPO stages set the same way: `schedule_args` plus sampling and loss.
+
+    `stage` is a TrainingKeys subclass with the `GRPOKeys` (GRPOStage, PolicyGRPOStage); `weights`
+    are the reward weights, in the order of the reward functions.
+
+    Usage: GRPOConfig(**grpo_args(stage, ctx, weights), epsilon=stage.epsilon)
+    """
+    keys = cast(GRPOKeys, stage)
+    return {
+        **schedule_args(stage, ctx),
+        "steps_per_generation": keys.steps_per_generation,
+        "num_generations": keys.num_generations,
+        "max_completion_length": keys.max_completion_length,
+        "temperature": keys.temperature,
+        "top_p": keys.top_p,
+        "beta": keys.beta,
+        "loss_type": keys.loss_type,
+        "scale_rewards": keys.scale_rewards,
+        "reward_weights": list(weights),
+        "log_completions": keys.log_completions,
+    }
+
+
+def trl_grpo_config(stage: TrainingKeys, ctx: Any, weights: Sequence[float], **engine_keys: Any) -> Any:
+    """TRL's GRPOConfig for a GRPO stage: `grpo_args` plus the stage's own keys (imports trl lazily).
+
+    `engine_keys` are the GRPOConfig keys only one stage sets (the judge's clip range, entropy,
+    iterations, vLLM); one that `grpo_args` already sets is a TypeError, not a silent override.
+
+    Usage: config = trl_grpo_config(stage, ctx, weights, activation_checkpointing=False)
+    """
+    from trl import GRPOConfig
+
+    return GRPOConfig(**grpo_args(stage, ctx, weights), **engine_keys)
 
 
 def train_resumable(trainer: Any, ctx: Any, log: Any) -> tuple[Any, float, str | None]:

@@ -161,6 +161,8 @@ def run_dpo(stage: DPOStage, ctx: StageContext) -> StageResult:
     """Train the judge with DPO on the pairs file; save a Hugging Face checkpoint.
 
     An interrupted run resumes from `trainer/checkpoint-N`.
+
+    Usage: result = run_dpo(DPOStage(model=..., data="runs/x/pairs/pairs.jsonl"), StageContext("dpo", out_dir))
     """
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer

@@ -16,201 +16,28 @@ groups of `num_generations` completions of each prompt; the constraint makes tha
 orders' groups of every item in it. The stage config checks it at load, and the run logs
 `pairs_complete` (fraction of items with both orders in the reward call; 1.0 when it holds),
 which the consistency reward needs.
+
+The stage config (`GRPOStage`, `OUTPUTS`) lives in `trainers/grpo_config.py`, shared with the
+verl path; the sampler in `trainers/pair_sampler.py`; the GRPOConfig keys in
+`trainers/common.trl_grpo_config`. This module imports no torch at module level.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterator, Sequence, Sized
-from typing import Any, Literal
-
-import torch
-from pydantic import Field, ValidationInfo, field_validator, model_validator
-from torch.utils.data import Sampler
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from judgerl.core.errors import StageError
 from judgerl.core.jsonl import write_json
 from judgerl.core.logging import get_logger
 from judgerl.core.stage import StageContext, StageResult
-from judgerl.data_prep.grpo_data import (
-    PAIR,
-    HardExamples,
-    drop_long_pairs,
-    grpo_rows,
-    load_grpo_samples,
-    pairs_complete,
-)
+from judgerl.data_prep.grpo_data import PAIR, drop_long_pairs, grpo_rows, load_grpo_samples, pairs_complete
 from judgerl.data_prep.prompts import PromptSpec
-from judgerl.rewards.registry import accepts_partners, parse_reward_specs
-from judgerl.trainers.common import LoraSpec, TrainingKeys, schedule_args, train_resumable
+from judgerl.trainers.common import train_resumable, trl_grpo_config
 from judgerl.trainers.curves import curve_summary, plot_reward_curve, reward_keys
-from judgerl.trainers.verl_config import LOSS_AGG_MODES, VerlSpec
+from judgerl.trainers.grpo_config import OUTPUTS, GRPOStage
 
 log = get_logger("judgerl.grpo")
-OUTPUTS = {"checkpoint": "checkpoint", "log": "log_history.json", "curve": "reward_curve.png"}
-DEFAULT_REWARDS: list[dict[str, Any]] = [{"name": "strength", "weight": 1.0}]
-LossType = Literal["grpo", "dapo", "dr_grpo", "bnpo", "cispo", "sapo"]
-
-
-class GRPOStage(TrainingKeys):
-    """Recipe keys of a `grpo` stage. Batch keys count completions per process (TRL's convention).
-
-    `rewards` is a registry list (`[{name: strength, weight: 1.0}, {name: format, weight: 0.1}]`);
-    `beta` is the KL coefficient (0 loads no reference model); `epsilon` the clip range;
-    `max_steps: -1` trains for `epochs`. `verl:` holds the verl-only keys (trainers/verl_config.py).
-    """
-
-    kind: Literal["grpo"] = "grpo"
-    backend: Literal["trl", "verl"] = "trl"
-    model: str
-    data: str
-    hard_examples: HardExamples | None = None
-    prompt: PromptSpec | None = None
-    rewards: list[dict[str, Any]] = Field(default_factory=lambda: [dict(r) for r in DEFAULT_REWARDS])
-    num_generations: int = Field(8, ge=2)
-    temperature: float = Field(1.0, gt=0)
-    top_p: float = Field(1.0, gt=0, le=1)
-    beta: float = Field(0.001, ge=0)
-    loss_type: LossType = "dapo"
-    epsilon: float = Field(0.2, gt=0)
-    epsilon_high: float | None = Field(None, gt=0)
-    entropy_coef: float = Field(0.0, ge=0)
-    scale_rewards: Literal["group", "batch", "none"] = "group"
-    num_iterations: int = Field(1, ge=1)
-    max_completion_length: int = Field(512, ge=1)
-    max_prompt_length: int | None = Field(None, ge=1)
-    steps_per_generation: int | None = Field(None, ge=1, validate_default=True)
-    lora: LoraSpec | None = None
-    merge_lora: bool = True
-    gradient_checkpointing: bool = False
-    deepspeed: str | None = None
-    use_vllm: bool = False
-    vllm_mode: Literal["colocate", "server"] = "colocate"
-    vllm_server_base_url: str | None = None
-    vllm_gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
-    vllm_tensor_parallel_size: int = Field(1, ge=1)
-    log_completions: bool = False
-    verl: VerlSpec = Field(default_factory=VerlSpec)
-
-    @field_validator("backend", mode="before")
-    @classmethod
-    def _training_engine(cls, value: Any) -> Any:
-        if value in ("hf", "vllm", "speculative", "judge"):
-            raise ValueError(
-                f"backend picks the training engine (trl or verl), not a generation backend: GRPO "
-                f"generates its rollouts inside TRL's GRPOTrainer (or verl's rollout), which samples "
-                f"at temperature > 0 in batches, so {value!r} cannot be used here (AutoJudge "
-                "speculative/judge decoding is greedy, one prompt at a time); for vLLM rollouts set "
-                "use_vllm: true"
-            )
-        return value
-
-    @field_validator("rewards", mode="before")
-    @classmethod
-    def _known_rewards(cls, value: Any) -> list[dict[str, Any]]:
-        specs = parse_reward_specs(value)  # ValueError names the bad entry and the known rewards
-        return [{"name": s.name, "weight": s.weight, **s.kwargs} for s in specs]
-
-    @property
-    def generation_rows_per_process(self) -> int:
-        """Completions one process generates at a time: batch_size * steps_per_generation."""
-        return self.batch_size * (self.steps_per_generation or self.grad_accum)
-
-    @field_validator("steps_per_generation")
-    @classmethod
-    def _pairs_fit_one_generation(cls, value: int | None, info: ValidationInfo) -> int | None:
-        # Checked on this field (the last of the batch keys) so that a recipe error names it.
-        data = info.data
-        if data.get("backend") != "trl" or not {"batch_size", "grad_accum", "num_generations"} <= set(data):
-            return value
-        spg = value or data["grad_accum"]
-        rows, group_pair = data["batch_size"] * spg, PAIR * data["num_generations"]
-        if rows % group_pair:
-            raise ValueError(
-                f"batch_size * steps_per_generation (default grad_accum) = {data['batch_size']} * {spg} = "
-                f"{rows} completions per process per generation must be a multiple of 2 * num_generations = "
-                f"{group_pair}, so that both answer orders of each item (num_generations completions each) "
-                f"land in one generation batch on one process; e.g. batch_size: {group_pair} or "
-                f"steps_per_generation: {group_pair // math.gcd(group_pair, data['batch_size'])}"
-            )
-        return value
-
-    @model_validator(mode="after")
-    def _verl_constraints(self) -> GRPOStage:
-        if self.backend == "trl":
-            return self
-        partner = [r["name"] for r in self.rewards if accepts_partners(parse_reward_specs([r])[0].fn)]
-        problems = []
-        if partner:
-            problems.append(
-                f"rewards {partner} need both orders' completions in one call, but verl's reward loop "
-                "scores each completion alone; use backend: trl for them"
-            )
-        if self.loss_type not in LOSS_AGG_MODES:
-            problems.append(
-                f"loss_type {self.loss_type!r} has no verl counterpart (use {sorted(LOSS_AGG_MODES)})"
-            )
-        if self.scale_rewards == "batch":
-            problems.append("scale_rewards: batch has no verl counterpart (use group or none)")
-        if self.max_prompt_length is None:
-            problems.append("max_prompt_length is required (verl's data.max_prompt_length)")
-        for key in ("use_vllm", "deepspeed"):
-            if getattr(self, key):
-                problems.append(f"{key} applies to backend trl only (verl has its own rollout and FSDP)")
-        if problems:
-            raise ValueError("backend verl: " + "; ".join(problems))
-        return self
-
-
-class PairRepeatSampler(Sampler[int]):
-    """TRL's RepeatSampler order, but shuffling items of `unit` adjacent rows instead of rows.
-
-    Yields chunks of `batch_size` distinct rows (both orders of each item, side by side), each row
-    `mini_repeat_count` times in a row, each chunk `repeat_count` times; an incomplete last chunk
-    is dropped, as TRL does. The same `seed` gives every process the same order.
-
-    >>> list(PairRepeatSampler(range(6), mini_repeat_count=2, batch_size=4, shuffle=False))
-    [0, 0, 1, 1, 2, 2, 3, 3]
-    """
-
-    def __init__(
-        self,
-        data_source: Sized,
-        mini_repeat_count: int,
-        batch_size: int = PAIR,
-        repeat_count: int = 1,
-        shuffle: bool = True,
-        seed: int | None = None,
-        unit: int = PAIR,
-    ) -> None:
-        self.num_samples = len(data_source)
-        if self.num_samples % unit or batch_size % unit:
-            raise ValueError(
-                f"rows ({self.num_samples}) and batch_size ({batch_size}) must be multiples of {unit} "
-                "(both orders of each item)"
-            )
-        self.mini_repeat_count = mini_repeat_count
-        self.batch_size = batch_size
-        self.repeat_count = repeat_count
-        self.shuffle = shuffle
-        self.unit = unit
-        self.generator = torch.Generator()
-        if seed is not None:
-            self.generator.manual_seed(seed)
-
-    def __iter__(self) -> Iterator[int]:
-        units = self.num_samples // self.unit
-        order = torch.randperm(units, generator=self.generator).tolist() if self.shuffle else range(units)
-        rows = [u * self.unit + k for u in order for k in range(self.unit)]
-        for start in range(0, len(rows) - self.batch_size + 1, self.batch_size):
-            chunk = rows[start : start + self.batch_size]
-            for _ in range(self.repeat_count):
-                for index in chunk:
-                    yield from [index] * self.mini_repeat_count
-
-    def __len__(self) -> int:
-        full = (self.num_samples // self.batch_size) * self.batch_size
-        return full * self.mini_repeat_count * self.repeat_count
 
 
 def paired_trainer_class() -> type:
@@ -219,6 +46,8 @@ def paired_trainer_class() -> type:
     Usage: trainer = paired_trainer_class()(model=m, reward_funcs=funcs, args=cfg, train_dataset=ds)
     """
     from trl import GRPOTrainer
+
+    from judgerl.trainers.pair_sampler import PairRepeatSampler
 
     class PairedGRPOTrainer(GRPOTrainer):
         """GRPOTrainer that keeps both answer orders of an item in one generation batch."""
@@ -270,8 +99,6 @@ def _prompt_lengths(rows: Sequence[dict[str, Any]], tokenizer: Any) -> list[int]
 
 
 def _grpo_config(stage: GRPOStage, ctx: StageContext, weights: list[float]) -> Any:
-    from trl import GRPOConfig
-
     vllm: dict[str, Any] = {}
     if stage.use_vllm:
         vllm = {
@@ -282,23 +109,15 @@ def _grpo_config(stage: GRPOStage, ctx: StageContext, weights: list[float]) -> A
         }
         if stage.vllm_server_base_url:
             vllm["vllm_server_base_url"] = stage.vllm_server_base_url
-    return GRPOConfig(
-        **schedule_args(stage, ctx),
-        steps_per_generation=stage.steps_per_generation,
-        num_generations=stage.num_generations,
-        max_completion_length=stage.max_completion_length,
-        temperature=stage.temperature,
-        top_p=stage.top_p,
-        beta=stage.beta,
-        loss_type=stage.loss_type,
+    return trl_grpo_config(
+        stage,
+        ctx,
+        weights,
         epsilon=stage.epsilon,
         epsilon_high=stage.epsilon_high,
         entropy_coef=stage.entropy_coef,
-        scale_rewards=stage.scale_rewards,
         num_iterations=stage.num_iterations,
-        reward_weights=weights,
         activation_checkpointing=stage.gradient_checkpointing,
-        log_completions=stage.log_completions,
         **vllm,
     )
 
@@ -308,6 +127,8 @@ def run_grpo(stage: GRPOStage, ctx: StageContext) -> StageResult:
 
     `backend: verl` hands the same stage to `trainers.verl.run_verl_grpo`. An interrupted TRL run
     resumes from `trainer/checkpoint-N`.
+
+    Usage: result = run_grpo(GRPOStage(model=..., data=..., batch_size=16), StageContext("grpo", out_dir))
     """
     if stage.backend == "verl":
         from judgerl.trainers.verl import run_verl_grpo

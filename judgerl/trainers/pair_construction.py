@@ -250,7 +250,10 @@ def _critic_items(
 
 
 def run_pairs(stage: PairsStage, ctx: StageContext) -> StageResult:
-    """Generate judge (and critic) completions, build and filter pairs, write pairs/chosen_sft/stats."""
+    """Generate judge (and critic) completions, build and filter pairs, write pairs/chosen_sft/stats.
+
+    Usage: result = run_pairs(PairsStage(judge=..., critic=..., data=...), StageContext("pairs", out_dir))
+    """
     from judgerl.models.generation import SamplingSpec, make_generator
 
     spec = stage.prompt or PromptSpec()

@@ -21,25 +21,24 @@ answers, next to the judge's reward, so a rising reward can be checked against r
 
 from __future__ import annotations
 
-import json
 import os
 import time
-import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, Protocol
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from judgerl.core.config import StrictModel
 from judgerl.core.errors import StageError
 from judgerl.core.jsonl import write_json
 from judgerl.core.logging import get_logger
 from judgerl.core.samples import read_samples
+from judgerl.core.serve_options import SERVE_PROMPTS, ServeOptions, serve_args
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.policy_data import answer_correct, policy_rows
 from judgerl.data_prep.prompts import PromptSpec
+from judgerl.rewards.adapters import completion_text
 from judgerl.rewards.registry import parse_reward_specs
-from judgerl.trainers.common import TrainingKeys, schedule_args, train_resumable
+from judgerl.trainers.common import TrainingKeys, train_resumable, trl_grpo_config
 from judgerl.trainers.curves import curve_summary, plot_reward_curve, reward_keys
 
 log = get_logger("judgerl.policy_grpo")
@@ -50,7 +49,6 @@ OUTPUTS = {
     "plot": "reward_curve.png",
 }
 POLICY_REWARDS = ("remote_judge",)
-SERVE_PROMPTS = ("cot", "strength", "direct")
 
 
 class JudgeServer(Protocol):
@@ -73,27 +71,26 @@ class JudgeServer(Protocol):
 ServerFactory = Callable[..., JudgeServer]
 
 
-class JudgeServerSpec(StrictModel):
-    """The judge the stage serves for its rewards: `judgerl serve` options (see `judgerl serve -h`).
+class JudgeServerSpec(ServeOptions):
+    """The judge the stage serves for its rewards: the `judgerl serve` options (ServeOptions, the
+    one spec with its defaults, see `judgerl serve -h`), plus the judge's `model`.
 
-    `threads` sets OMP_NUM_THREADS / MKL_NUM_THREADS of the server process (default: inherited).
+    `ready_timeout` bounds the wait for the server's /health; `threads` sets OMP_NUM_THREADS /
+    MKL_NUM_THREADS of the server process (default: inherited).
 
     >>> JudgeServerSpec(model="runs/quickstart/sft/checkpoint", max_new_tokens=150).cli_args(PromptSpec())[:4]
-    ['--max-batch', '64', '--max-wait-ms', '10.0']
+    ['--max-batch', '32', '--max-wait-ms', '10.0']
     """
 
     model: str
-    max_batch: int = Field(64, ge=1)
-    max_wait_ms: float = Field(10.0, ge=0)
-    max_new_tokens: int = Field(512, ge=1)
-    request_timeout: float = Field(120.0, gt=0)
     ready_timeout: float = Field(180.0, gt=0)
-    backend: Literal["hf", "vllm"] = "hf"
-    device: str = "auto"
     threads: int | None = Field(None, ge=1)
 
     def cli_args(self, prompt: PromptSpec) -> list[str]:
         """The `judgerl serve` arguments after --model/--host/--port, serving with `prompt`.
+
+        Generated from the ServeOptions fields (`core.serve_options.serve_args`), then --prompt
+        and --instruction.
 
         Usage: JudgeServerProcess(spec.model, extra_args=spec.cli_args(PromptSpec("strength")))
         """
@@ -101,16 +98,7 @@ class JudgeServerSpec(StrictModel):
             raise ValueError(
                 f"judge_server: the judge prompt must be one of {SERVE_PROMPTS} without a hint, got {prompt}"
             )
-        return [
-            "--max-batch", str(self.max_batch),
-            "--max-wait-ms", str(self.max_wait_ms),
-            "--max-new-tokens", str(self.max_new_tokens),
-            "--request-timeout", str(self.request_timeout),
-            "--backend", self.backend,
-            "--device", self.device,
-            "--prompt", prompt.family,
-            "--instruction", prompt.instruction,
-        ]  # fmt: skip
+        return serve_args(self, prompt.family, prompt.instruction)
 
     def env(self) -> dict[str, str]:
         """Environment overrides for the server process (thread counts when `threads` is set)."""
@@ -238,9 +226,7 @@ def with_answer_match(fn: Callable[..., list[float]], stats: dict[str, float]) -
     def reward(prompts: Any = None, completions: Sequence[Any] = (), **columns: Any) -> list[float]:
         answers, references = columns.get("answer"), columns.get("reference")
         if answers is not None and references is not None and completions:
-            texts = [
-                c if isinstance(c, str) else "".join(m.get("content", "") for m in c) for c in completions
-            ]
+            texts = [completion_text(c) for c in completions]
             rows = [{"answer": a, "reference": r} for a, r in zip(answers, references, strict=True)]
             rate = sum(answer_correct(t, row) for t, row in zip(texts, rows, strict=True)) / len(texts)
             stats["answer_match_last"] = rate
@@ -273,14 +259,14 @@ def curve_points(
 
 def _server_metrics(url: str) -> dict[str, Any]:
     """The judge server's /metrics (request counts, latencies, batch sizes, parse failures); {} on failure."""
+    from judgerl.core.http import HTTPClient, HTTPError
+
     token = os.environ.get("JUDGERL_SERVE_TOKEN")
-    request = urllib.request.Request(
-        f"{url}/metrics", headers={"Authorization": f"Bearer {token}"} if token else {}
-    )
+    headers = {"Authorization": f"Bearer {token}"} if token else None
     try:
-        with urllib.request.urlopen(request, timeout=10) as reply:
-            return json.loads(reply.read())
-    except (OSError, ValueError) as err:
+        with HTTPClient(url, timeout=10, retries=0, headers=headers) as http:
+            return http.get_json("/metrics")
+    except (HTTPError, ValueError) as err:
         log.warning(f"policy_grpo: could not read {url}/metrics: {err}")
         return {}
 
@@ -342,22 +328,7 @@ def _summary(snapshot: dict[str, Any]) -> dict[str, Any]:
 
 
 def _grpo_config(stage: PolicyGRPOStage, ctx: StageContext, weights: list[float]) -> Any:
-    from trl import GRPOConfig
-
-    return GRPOConfig(
-        **schedule_args(stage, ctx),
-        steps_per_generation=stage.steps_per_generation,
-        num_generations=stage.num_generations,
-        max_completion_length=stage.max_completion_length,
-        temperature=stage.temperature,
-        top_p=stage.top_p,
-        beta=stage.beta,
-        loss_type=stage.loss_type,
-        scale_rewards=stage.scale_rewards,
-        reward_weights=weights,
-        activation_checkpointing=False,
-        log_completions=stage.log_completions,
-    )
+    return trl_grpo_config(stage, ctx, weights, activation_checkpointing=False)
 
 
 def _train(stage: PolicyGRPOStage, ctx: StageContext, url: str | None) -> StageResult:

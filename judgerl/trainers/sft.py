@@ -65,6 +65,8 @@ def run_sft(stage: SFTStage, ctx: StageContext) -> StageResult:
 
     Loss covers only the assistant turn (prompt-completion data, TRL's completion-only loss),
     so any chat template works. An interrupted run resumes from `trainer/checkpoint-N`.
+
+    Usage: result = run_sft(SFTStage(model=..., data="runs/x/data/train.jsonl"), StageContext("sft", out_dir))
     """
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer

@@ -39,6 +39,8 @@ class TinyModelStage(StrictModel):
 def tokenizer_corpus(stage: TinyModelStage) -> list[str]:
     """Texts the tokenizer is trained on: rendered prompts and traces of the first training samples,
     in both orders and every prompt family, so no verdict sentence falls back to raw bytes.
+
+    Usage: texts = tokenizer_corpus(TinyModelStage(data="runs/x/data/train.jsonl"))
     """
     spec = stage.prompt or PromptSpec()
     samples = read_samples(stage.data)[: stage.tokenizer_texts]
@@ -60,6 +62,8 @@ def run_tiny_model(stage: TinyModelStage, ctx: StageContext) -> StageResult:
     """Train the tokenizer, build the model from config and save both as a checkpoint folder.
 
     judgerl run recipes/quickstart.yaml --only model
+
+    Usage: result = run_tiny_model(TinyModelStage(data=...), StageContext("model", out_dir))
     """
     from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 

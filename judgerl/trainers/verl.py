@@ -47,7 +47,7 @@ from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.grpo_data import grpo_rows, load_grpo_samples
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.trainers.curves import curve_summary, plot_reward_curve
-from judgerl.trainers.grpo import OUTPUTS, GRPOStage
+from judgerl.trainers.grpo_config import OUTPUTS, GRPOStage
 from judgerl.trainers.verl_config import LOSS_AGG_MODES
 from judgerl.trainers.verl_export import REWARD_FUNCTION, write_reward_module, write_verl_parquet
 
@@ -70,7 +70,7 @@ class VerlPaths:
 
     @classmethod
     def under(cls, folder: Path) -> VerlPaths:
-        """The standard layout under a stage folder."""
+        """The standard layout under a stage folder. Usage: paths = VerlPaths.under(ctx.out_dir)."""
         return cls(
             train=folder / "train.parquet",
             val=folder / "val.parquet",

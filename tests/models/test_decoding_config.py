@@ -17,7 +17,7 @@ from judgerl.data_prep.synthetic import make_synthetic_splits
 from judgerl.eval.stage import EvalStage, run_eval
 from judgerl.models.decoding_config import DecodingSpec, check_backend, generator_kwargs
 from judgerl.recipe import validate_recipe
-from judgerl.trainers.grpo import GRPOStage
+from judgerl.trainers.grpo_config import GRPOStage
 from judgerl.trainers.pair_construction import PairsStage
 
 

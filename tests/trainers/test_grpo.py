@@ -23,7 +23,10 @@ from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 from judgerl.recipe import load_recipe
 from judgerl.rewards.functions import RewardResult
 from judgerl.rewards.registry import register_reward
-from judgerl.trainers.grpo import GRPOStage, PairRepeatSampler, curve_summary, run_grpo
+from judgerl.trainers.curves import curve_summary
+from judgerl.trainers.grpo import run_grpo
+from judgerl.trainers.grpo_config import GRPOStage
+from judgerl.trainers.pair_sampler import PairRepeatSampler
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = PromptSpec("strength", instruction="compact")

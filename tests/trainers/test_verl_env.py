@@ -24,7 +24,8 @@ from judgerl.core.stage import StageContext  # noqa: E402
 from judgerl.data_prep.prompts import PromptSpec, render_user_turn  # noqa: E402
 from judgerl.data_prep.synthetic import make_synthetic_splits, synthetic_sft_trace  # noqa: E402
 from judgerl.models.tokenizer import train_tokenizer  # noqa: E402
-from judgerl.trainers.grpo import GRPOStage, run_grpo  # noqa: E402
+from judgerl.trainers.grpo import run_grpo  # noqa: E402
+from judgerl.trainers.grpo_config import GRPOStage  # noqa: E402
 from judgerl.trainers.verl import VerlPaths, main_ppo_overrides  # noqa: E402
 
 SPEC = PromptSpec("strength", instruction="compact")

@@ -15,7 +15,8 @@ from judgerl.data_prep.grpo_data import grpo_rows
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.data_prep.synthetic import make_synthetic_splits
 from judgerl.rewards.adapters import to_trl
-from judgerl.trainers.grpo import GRPOStage, run_grpo
+from judgerl.trainers.grpo import run_grpo
+from judgerl.trainers.grpo_config import GRPOStage
 from judgerl.trainers.verl import VerlPaths, hydra_value, latest_actor_dir, main_ppo_overrides, merge_command
 from judgerl.trainers.verl_export import write_reward_module, write_verl_parquet
 
