@@ -28,7 +28,10 @@ def judgement_from_row(row: dict[str, Any]) -> Judgement:
 
 
 def judgement_row(j: Judgement) -> dict[str, Any]:
-    """The predictions.jsonl row of a judgement (raw text, parsed verdict, order)."""
+    """The predictions.jsonl row of a judgement (raw text, parsed verdict, order).
+
+    Usage: rows = [judgement_row(j) for j in judgements]
+    """
     return {
         "sample_id": j.sample_id,
         "order": j.order,
@@ -47,6 +50,8 @@ def judge_inputs(samples: list[JudgeSample], both_orders: bool = True) -> list[J
     >>> s = JudgeSample("1", "t", [{"role": "user", "content": "q"}], "x", "y", "a", -1)
     >>> [(x.order, x.label) for x in judge_inputs([s])]
     [('ab', 'a'), ('ba', 'b')]
+
+    Usage: inputs = judge_inputs(samples, both_orders=True)
     """
     out = []
     for s in samples:

@@ -57,6 +57,8 @@ def accuracy_metrics(rows: list[dict[str, Any]], completions: list[str]) -> dict
     >>> rows = [{"reference": "The sum is 85.", "answer": "85"}, {"reference": "The sum is 3.", "answer": "3"}]
     >>> accuracy_metrics(rows, ["The sum is 85.", "The sum is"])
     {'n': 2, 'correct': 1, 'accuracy': 0.5, 'answered': 0.5}
+
+    Usage: metrics = accuracy_metrics(rows, [c[0] for c in completions])
     """
     if len(rows) != len(completions):
         raise ValueError(f"{len(rows)} rows for {len(completions)} completions")
@@ -96,6 +98,8 @@ def run_policy_eval(stage: PolicyEvalStage, ctx: StageContext) -> StageResult:
     """The policy's answers to the stage's questions; writes predictions.jsonl and metrics.json.
 
     judgerl run recipes/policy_with_judge.yaml --only policy_eval_before
+
+    Usage: run_policy_eval(PolicyEvalStage(model="runs/x/policy_grpo/checkpoint", data="test.jsonl"), ctx)
     """
     from judgerl.models.generation import make_generator
 

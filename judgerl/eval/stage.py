@@ -64,6 +64,8 @@ def run_eval(stage: EvalStage, ctx: StageContext) -> StageResult:
 
     judgerl run recipes/quickstart.yaml --only eval_sft
     judgerl eval --model runs/quickstart/sft/checkpoint --data runs/quickstart/data/test.jsonl
+
+    Usage: run_eval(EvalStage(model="runs/quickstart/sft/checkpoint", data="test.jsonl"), ctx)
     """
     from judgerl.models.generation import SamplingSpec, make_generator
 

@@ -13,16 +13,11 @@ from judgerl.core.errors import RecipeError
 from judgerl.core.stage import StageContext
 from judgerl.data_prep.sources.base import seeded_flip
 from judgerl.data_prep.sources.rewardbench import load_rewardbench, load_rewardbench2
+from judgerl.eval.rewardbench.resumable import generate_resumable
 from judgerl.eval.rewardbench.scoring import V1_SECTIONS, V1_SUBSETS
-from judgerl.eval.rewardbench.stage import (
-    OUTPUTS,
-    RewardBenchStage,
-    generate_resumable,
-    generator_kwargs,
-    official_layout,
-    ranking_layout,
-    run_rewardbench,
-)
+from judgerl.eval.rewardbench.stage import OUTPUTS, RewardBenchStage, generator_kwargs, run_rewardbench
+from judgerl.eval.rewardbench.v1 import official_layout
+from judgerl.eval.rewardbench.v2 import ranking_layout
 
 MARK = "MARK"
 # per section: what the two rows of each subset are (right: chosen marked, wrong: rejected marked,

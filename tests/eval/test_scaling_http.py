@@ -12,7 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from judgerl.eval.scaling.judges import HTTPJudge, JudgeEndpointError
+from judgerl.core.http import HTTPError
+from judgerl.eval.scaling.judges import HTTPJudge, JudgeEndpointError, JudgeOptions, build_judge
 
 
 class Server(ThreadingHTTPServer):
@@ -132,3 +133,17 @@ def test_an_unreachable_endpoint_gives_a_clear_error_after_the_retries() -> None
     assert url in str(e.value) and judge.requests == 3 and time.time() - start < 5
     with pytest.raises(ValueError, match="http://host:port/path"):
         HTTPJudge("127.0.0.1:8000")
+
+
+def test_a_spec_builds_the_judge_on_the_shared_client_with_the_token_from_the_environment(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MY_JUDGE_TOKEN", "tok")
+    judge = build_judge(server.url, [], JudgeOptions(http_token_env="MY_JUDGE_TOKEN", http_retries=0))
+    assert isinstance(judge, HTTPJudge) and judge.name == server.url and judge.http.retries == 0
+    assert judge.score("q", ["abcd"]) == [4.0] and server.headers_seen[-1]["Authorization"] == "Bearer tok"
+    server.script = ["400"]
+    with pytest.raises(JudgeEndpointError) as e:
+        judge.score("q", ["a"])
+    assert isinstance(e.value.__cause__, HTTPError) and e.value.__cause__.status == 400
+    judge.close()

@@ -1,4 +1,4 @@
-"""Judges for selection: oracle noise, the 0-10 scorer, PRM heads, pairwise win rates, probes, caching."""
+"""Judges for selection: oracle noise, the 0-10 scorer, PRM heads, pairwise win rates, score hooks, caching."""
 
 from __future__ import annotations
 
@@ -12,21 +12,21 @@ import numpy as np
 import pytest
 import torch
 
+from judgerl.core.registry import Registry
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.eval.scaling.candidates import PromptCandidates
 from judgerl.eval.scaling.judges import (
-    PROBES,
     GenerativeScoreJudge,
     OracleJudge,
     PairwiseScoreJudge,
     PRMJudge,
-    ProbeJudge,
+    ScoreHookJudge,
     build_judge,
     checkpoint_stamp,
     judge_cache_name,
     load_prm,
     parse_judge_spec,
-    register_probe,
+    register_score_hook,
     score_all,
     split_steps,
 )
@@ -196,23 +196,23 @@ def test_prm_sequence_head_and_bad_heads(prm_parts) -> None:
     assert math.isnan(res.scores[0]) and res.failures == 1
 
 
-def test_probe_registry_and_import_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("judgerl.eval.scaling.judges.PROBES", dict(PROBES))
+def test_score_hook_registry_and_import_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("judgerl.eval.scaling.judges.hook.SCORE_HOOKS", Registry("score hook"))
 
-    @register_probe("shortest")
+    @register_score_hook("shortest")
     def shortest(prompt, candidates):
         return [-float(len(c)) for c in candidates]
 
-    assert build_judge("probe:shortest", []).score("q", ["abc", "a"]) == [-3.0, -1.0]
-    module = types.ModuleType("my_probes")
-    module.nan_probe = lambda p, c: [1.0, float("nan")]  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "my_probes", module)
-    (res,) = ProbeJudge.named("my_probes:nan_probe").score_batch(["q"], [["a", "b"]])
+    assert build_judge("hook:shortest", []).score("q", ["abc", "a"]) == [-3.0, -1.0]
+    module = types.ModuleType("my_hooks")
+    module.nan_hook = lambda p, c: [1.0, float("nan")]  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "my_hooks", module)
+    (res,) = ScoreHookJudge.named("my_hooks:nan_hook").score_batch(["q"], [["a", "b"]])
     assert res.scores[0] == 1.0 and math.isnan(res.scores[1]) and res.failures == 1
-    with pytest.raises(ValueError, match=r"no probe named 'nope' \(registered: shortest"):
-        ProbeJudge.named("nope")
+    with pytest.raises(ValueError, match=r"no score hook named 'nope' \(registered: shortest"):
+        ScoreHookJudge.named("nope")
     with pytest.raises(ValueError, match="returned 1 scores for 2"):
-        ProbeJudge(lambda p, c: [1.0], "probe:bad").score("q", ["a", "b"])
+        ScoreHookJudge(lambda p, c: [1.0], "hook:bad").score("q", ["a", "b"])
 
 
 def test_judge_specs_are_checked() -> None:
@@ -256,9 +256,9 @@ def test_score_all_caches_and_resumes(tmp_path: Path) -> None:
     again = CountingJudge()
     pool = score_all(again, items, cache, progress=False)
     assert again.prompts == [items[4].prompt] and pool.rewards[4] == [6.0, 1.0] and pool.reused_prompts == 4
-    # A probe's NaN is filled with the judge's missing score and counted.
+    # A score hook's NaN is filled with the judge's missing score and counted.
     nan_pool = score_all(
-        ProbeJudge(lambda p, c: [float("nan")] * len(c), "probe:nan"), items[:1], progress=False
+        ScoreHookJudge(lambda p, c: [float("nan")] * len(c), "hook:nan"), items[:1], progress=False
     )
     assert (
         nan_pool.rewards == [[0.0, 0.0, 0.0]] and nan_pool.failures == 3 and nan_pool.details["filled"] == 3

@@ -1,4 +1,4 @@
-"""`judgerl scaling` and the `scaling` stage: JSON of every point, PNG plots, the table, inputs left alone."""
+"""The `scaling` stage and `judgerl scaling`: JSON of every point, PNG plots, the table, inputs left alone."""
 
 from __future__ import annotations
 

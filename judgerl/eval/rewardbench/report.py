@@ -31,6 +31,8 @@ def leaderboard_results(
 
     >>> leaderboard_results("me/judge", {"math-prm": 0.5, "hep-go": None})
     {'model': 'me/judge', 'model_type': 'Generative RM', 'chat_template': None, 'math-prm': 0.5}
+
+    Usage: write_leaderboard_json(path, leaderboard_results(model_name, subset_scores))
     """
     out: dict[str, Any] = {"model": model, "model_type": model_type, "chat_template": None}
     out.update({k: float(v) for k, v in subset_scores.items() if v is not None})

@@ -80,6 +80,8 @@ def official_pair_score(choice: str | None, label: str) -> float:
 
     >>> official_pair_score("a", "a"), official_pair_score("b", "a"), official_pair_score(None, "a")
     (1.0, 0.0, 0.5)
+
+    Usage: score = official_pair_score(j.verdict.choice, j.label)
     """
     if choice is None:
         return V1_UNPARSEABLE_SCORE
@@ -91,6 +93,8 @@ def choice_score(choice_index: int | None, correct_index: int, n_options: int = 
 
     >>> choice_score(2, 2), choice_score(0, 2), choice_score(None, 2)
     (1.0, 0.0, 0.25)
+
+    Usage: score = choice_score(verdict.index, slot, len(responses))
     """
     if not 0 <= correct_index < n_options:
         raise ValueError(f"correct_index {correct_index} is not one of {n_options} options")
@@ -107,6 +111,8 @@ def ratings_score(ratings: Sequence[float | None], correct_index: int = 0) -> fl
     0.5
     >>> ratings_score([7, None, 9, 3]), ratings_score([None] * 4)
     (0.0, 0.25)
+
+    Usage: score = ratings_score(ratings, correct_index=0)
     """
     if not 0 <= correct_index < len(ratings):
         raise ValueError(f"correct_index {correct_index} is not one of {len(ratings)} ratings")
@@ -123,6 +129,8 @@ def subset_means(results: Iterable[tuple[str, float]]) -> dict[str, dict[str, fl
 
     >>> subset_means([("a", 1.0), ("a", 0.5), ("b", 0.0)])
     {'a': {'accuracy': 0.75, 'n': 2}, 'b': {'accuracy': 0.0, 'n': 1}}
+
+    Usage: subsets = subset_means((j.subset, score(j)) for j in judgements)
     """
     groups: dict[str, list[float]] = {}
     for subset, score in results:
@@ -147,6 +155,8 @@ def v1_sections(
     (0.5, 0.875)
     >>> v1_sections({"llmbar-natural": 0.5})["sections"]["Chat Hard"]["missing"][0]
     'mt-bench-hard'
+
+    Usage: sections = v1_sections({name: sub["accuracy"] for name, sub in subsets.items()})
     """
     out_sections: dict[str, dict[str, Any]] = {}
     for name, subsets in sections.items():
@@ -183,6 +193,8 @@ def v2_overall(
     0.5
     >>> v2_overall({"Math": 0.5})["missing_subsets"]
     ['Factuality', 'Precise IF', 'Safety', 'Focus', 'Ties']
+
+    Usage: overall = v2_overall({name: sub["accuracy"] for name, sub in subsets.items()})
     """
     missing = [s for s in subsets if subset_scores.get(s) is None]
     present = [float(subset_scores[s]) for s in subsets if subset_scores.get(s) is not None]
@@ -225,6 +237,8 @@ def ties_score(rows: Iterable[tuple[str, int, Sequence[float]]]) -> dict[str, An
     >>> out = ties_score([("ref:0", 1, [9, 2, 1]), ("tied:0", 2, [9, 8, 3])])
     >>> round(out["score"], 6)
     1.009993
+
+    Usage: ties = ties_score([(item.id, item.num_correct, ratings), ...])
     """
     stats: dict[str, dict[int, dict[str, Any]]] = {"ref": {}, "tied": {}}
     for item_id, num_correct, scores in rows:

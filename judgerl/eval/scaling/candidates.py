@@ -10,9 +10,10 @@ and `metadata` are optional. A user's file is only ever read: converted or sampl
 written elsewhere (the output folder), atomically, and sampling never regenerates a candidate
 that a previous run already wrote (an interrupted run resumes from its partial file).
 
-GSM8K answers are checked by the final answer: `#### n` when present, else `\\boxed{n}`, else
-"the answer is n", else the last number of the text; two answers match by math-verify's
-`verify(parse(gold), parse(pred))` when the `math-verify` package is installed, else numerically.
+GSM8K answers are checked by the final answer, read by judgerl's one extractor
+(`judgerl.data_prep.answers.extract_answer`: `#### n` when present, else math-verify's parse,
+else the last number); two answers match by math-verify's `verify(parse(gold), parse(pred))` when
+the `math-verify` package can be imported, else numerically.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import hashlib
 import json
 import math
 import os
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,6 +30,7 @@ from typing import Any
 from judgerl.core.errors import DataError
 from judgerl.core.jsonl import write_jsonl
 from judgerl.core.logging import get_logger
+from judgerl.data_prep.answers import extract_answer
 from judgerl.data_prep.sources.base import BadRow, check_on_bad_row, describe_error
 from judgerl.data_prep.sources.gsm8k import GSM8K_MODEL_KEYS
 from judgerl.data_prep.sources.local import read_rows
@@ -83,7 +84,10 @@ class PromptCandidates:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSONL row of these candidates."""
+        """The JSONL row of these candidates.
+
+        Usage: row = item.to_dict()
+        """
         return {
             "id": self.id,
             "prompt": self.prompt,
@@ -95,7 +99,10 @@ class PromptCandidates:
 
     @classmethod
     def from_dict(cls, row: Any, default_id: str) -> PromptCandidates:
-        """Validate a JSONL row; raises ValueError/KeyError/TypeError naming the problem."""
+        """Validate a JSONL row; raises ValueError/KeyError/TypeError naming the problem.
+
+        Usage: item = PromptCandidates.from_dict(row, default_id="row-0")
+        """
         if not isinstance(row, dict):
             raise TypeError(f"row must be an object, got {type(row).__name__}")
         known = {"id", "prompt", "candidates", "correctness", "reference", "metadata"}
@@ -129,6 +136,8 @@ class CandidateLoad:
 
         >>> CandidateLoad("x.jsonl").summary()
         'x.jsonl: 0 prompts, 0 candidates, 0 skipped'
+
+        Usage: log.info(load.summary())
         """
         n = sum(p.pool_size for p in self.items)
         return f"{self.source}: {len(self.items)} prompts, {n} candidates, {len(self.skipped)} skipped"
@@ -206,45 +215,6 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 
 # ---------------------------------------------------------------- GSM8K answer checking
 
-_NUM = r"-?\$?\s*\d[\d,]*(?:\.\d+)?"
-_HASHES_RE = re.compile(r"####\s*(" + _NUM + ")")
-_BOXED_RE = re.compile(r"\\boxed\{\s*(" + _NUM + r")\s*\}")
-_ANSWER_IS_RE = re.compile(r"answer is\s*:?\s*(" + _NUM + ")", re.IGNORECASE)
-_ANY_NUM_RE = re.compile(_NUM)
-
-
-def _canonical(number: str) -> str | None:
-    text = number.replace(",", "").replace("$", "").replace(" ", "").rstrip(".")
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    if math.isinf(value) or math.isnan(value):
-        return None
-    if value.is_integer():
-        return str(int(value))
-    return repr(value)
-
-
-def extract_answer(text: str) -> str | None:
-    """The final numeric answer of a GSM8K-style solution, canonical ("1,000" -> "1000"), or None.
-
-    `#### n` first (the last one), then `\\boxed{n}`, then "the answer is n", then the last number.
-
-    >>> extract_answer("16 - 3 = <<16-3=13>>13 eggs\\n#### 1,300"), extract_answer("so 2 * 9 = 18\\nA: 18")
-    ('1300', '18')
-    >>> extract_answer("The answer is $12.50.") , extract_answer("no digits") is None
-    ('12.5', True)
-    """
-    if not isinstance(text, str):
-        return None
-    for pattern in (_HASHES_RE, _BOXED_RE, _ANSWER_IS_RE):
-        found = pattern.findall(text)
-        if found:
-            return _canonical(found[-1])
-    numbers = _ANY_NUM_RE.findall(text)
-    return _canonical(numbers[-1]) if numbers else None
-
 
 def _math_verify() -> Any:
     try:
@@ -267,6 +237,8 @@ def answers_match(pred: str | None, gold: str | None) -> bool:
 
     >>> answers_match("18", "18.0"), answers_match("18", "19"), answers_match(None, "1")
     (True, False, False)
+
+    Usage: answers_match(extract_answer(completion), "18")
     """
     if pred is None or gold is None:
         return False
@@ -288,6 +260,8 @@ def check_gsm8k(completion: str, reference: str) -> bool:
 
     >>> check_gsm8k("3 + 4 = 7 so she has 7.\\n#### 7", "She has 7 apples.\\n#### 7")
     True
+
+    Usage: check_gsm8k(completion, row["answer"])
     """
     return answers_match(extract_answer(completion), extract_answer(reference))
 
@@ -370,6 +344,8 @@ def render_solver_messages(question: str) -> list[dict[str, str]]:
 
     >>> render_solver_messages("2+2?")[0]["content"].endswith("2+2?")
     True
+
+    Usage: messages = [render_solver_messages(p.question) for p in problems]
     """
     return [{"role": "user", "content": f"{SOLVER_INSTRUCTION}\n\n{question}"}]
 

@@ -10,7 +10,6 @@ candidates are written to `candidates.jsonl` - a user's candidates file is only 
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -19,7 +18,6 @@ from pydantic import Field, field_validator
 
 from judgerl.core.config import StrictModel
 from judgerl.core.errors import DataError, RecipeError
-from judgerl.core.jsonl import write_json, write_text_atomic
 from judgerl.core.logging import get_logger
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.prompts import PromptSpec
@@ -34,12 +32,14 @@ from judgerl.eval.scaling.candidates import (
     write_candidates,
 )
 from judgerl.eval.scaling.judges import (
+    PRM_SEPARATOR,
     JudgeOptions,
     build_judge,
     judge_cache_name,
     parse_judge_spec,
     score_all,
 )
+from judgerl.eval.scaling.report import PERFECT, ScalingSweep, points_report, write_scaling_outputs
 from judgerl.eval.scaling.theory import DeltaPoint, fit_inverse_square, pass_at_k, sweep
 
 log = get_logger("judgerl.scaling")
@@ -50,7 +50,6 @@ OUTPUTS = {
     "plot_T": "delta_vs_T.png",
 }
 CANDIDATES_FILE = "candidates.jsonl"
-PERFECT = "perfect judge (-pass@k)"
 
 
 class ScalingStage(StrictModel):
@@ -59,7 +58,7 @@ class ScalingStage(StrictModel):
     `candidates` is a candidates JSONL or `gsm8k:FILE` (OpenAI's example model solutions); or
     give `policy` (a checkpoint) and `problems` (GSM8K-style JSONL) to sample `n` candidates per
     problem. `judges` are specs (oracle:EPS, generative:PATH, prm:PATH, http:URL, pairwise:PATH,
-    probe:NAME). The delta-vs-k plot is drawn at `plot_T` (default: the first T), the
+    hook:NAME; `probe:NAME` is the deprecated spelling of `hook:NAME`). The delta-vs-k plot is drawn at `plot_T` (default: the first T), the
     delta-vs-T plot at `plot_k` (default: the largest k).
     """
 
@@ -87,7 +86,7 @@ class ScalingStage(StrictModel):
     score_max_new_tokens: int = Field(8, ge=1)
     pairwise_max_new_tokens: int = Field(512, ge=1)
     both_orders: bool = True
-    prm_separator: str = "<extra_0>"
+    prm_separator: str = PRM_SEPARATOR
     trust_remote_code: bool = False
     http_timeout: float = Field(30.0, gt=0)
     http_retries: int = Field(3, ge=0)
@@ -185,152 +184,13 @@ def judge_options(stage: ScalingStage, seed: int, progress: bool) -> JudgeOption
     )
 
 
-def _fmt(x: float) -> str:
-    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
-
-
-def _T_label(T: float) -> str:
-    return "inf" if math.isinf(T) else f"{T:g}"
-
-
-def scaling_table(
-    points: list[DeltaPoint], judges: list[str], ks: list[int], Ts: list[float], plot_T: float, plot_k: int
-) -> str:
-    """Two markdown tables: delta vs k at `plot_T` and delta vs T at `plot_k` (mean +- standard error).
-
-    Usage: print(scaling_table(points, ["oracle:0.1"], [1, 2], [0.0, 1.0], 0.0, 2))
-    """
-    at = {(p.judge, p.k, p.T): p for p in points}
-
-    def cell(j: str, k: int, T: float) -> str:
-        p = at.get((j, k, 0.0 if j == PERFECT else T))
-        return "-" if p is None or p.n_prompts == 0 else f"{p.mean:.3f} ± {p.sem:.3f}"
-
-    lines = [
-        f"delta (minus the expected accuracy of the selected answer; lower is better) at T = {_T_label(plot_T)}, "
-        "mean ± standard error over prompts",
-        "",
-        "| judge | " + " | ".join(f"k={k}" for k in ks) + " |",
-        "|---|" + "---|" * len(ks),
-    ]
-    lines += [f"| {j} | " + " | ".join(cell(j, k, plot_T) for k in ks) + " |" for j in judges]
-    lines += [
-        "",
-        f"delta at k = {plot_k}",
-        "",
-        "| judge | " + " | ".join(f"T={_T_label(T)}" for T in Ts) + " |",
-        "|---|" + "---|" * len(Ts),
-    ]
-    lines += [f"| {j} | " + " | ".join(cell(j, plot_k, T) for T in Ts) + " |" for j in judges if j != PERFECT]
-    return "\n".join(lines)
-
-
-def short_label(spec: str, width: int = 40) -> str:
-    """A judge spec short enough for a legend: a long model path keeps its last two parts.
-
-    >>> short_label("pairwise:runs/scaling_gsm8k_judge/model/checkpoint")
-    'pairwise:.../model/checkpoint'
-    """
-    kind, _, arg = spec.partition(":")
-    if len(spec) <= width or kind not in ("generative", "prm", "pairwise") or "/" not in arg:
-        return spec
-    return f"{kind}:.../{'/'.join(Path(arg).parts[-2:])}"
-
-
-def plot_delta_vs_k(
-    path: str | Path,
-    points: list[DeltaPoint],
-    judges: list[str],
-    T: float,
-    title: str = "",
-    theory: dict[str, tuple[float, float]] | None = None,
-) -> Path:
-    """PNG of delta against k at temperature T, one line per judge (band: +-1 standard error).
-
-    `theory` maps a judge to the (a, b) of an a + b/k^2 fit, drawn dashed.
-    Usage: plot_delta_vs_k("delta_vs_k.png", points, ["oracle:0"], T=0.0)
-    """
-    # The perfect judge's -pass@k is a T = 0 curve; it is drawn at every T as the floor.
-    keep = lambda p: p.T == T or p.judge == PERFECT  # noqa: E731
-    return _plot(path, points, judges, "k", keep, f"T = {_T_label(T)}", title, theory)
-
-
-def plot_delta_vs_T(
-    path: str | Path, points: list[DeltaPoint], judges: list[str], k: int, title: str = ""
-) -> Path:
-    """PNG of delta against T at k candidates, one line per judge (band: +-1 standard error).
-
-    Usage: plot_delta_vs_T("delta_vs_T.png", points, ["oracle:0"], k=4)
-    """
-    return _plot(path, points, judges, "T", lambda p: p.k == k, f"k = {k}", title, None)
-
-
-def _plot(
-    path: str | Path,
-    points: list[DeltaPoint],
-    judges: list[str],
-    axis: str,
-    keep: Any,
-    fixed: str,
-    title: str,
-    theory: dict[str, tuple[float, float]] | None,
-) -> Path:
-    import numpy as np
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from judgerl.core.jsonl import atomic_path
-
-    fig = Figure(figsize=(7, 4.5), dpi=120)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    finite_T = [p.T for p in points if not math.isinf(p.T)]
-    for j in judges:
-        pts = sorted(
-            (p for p in points if p.judge == j and keep(p) and p.n_prompts > 0),
-            key=lambda p: getattr(p, axis),
-        )
-        if axis == "T":
-            pts = [p for p in pts if not math.isinf(p.T)]
-        if not pts:
-            continue
-        x = np.array([getattr(p, axis) for p in pts], dtype=float)
-        y = np.array([p.mean for p in pts])
-        e = np.array([p.sem for p in pts])
-        style = {"linestyle": ":", "color": "black"} if j == PERFECT else {}
-        (line,) = ax.plot(x, y, marker="o", label=short_label(j), **style)
-        ax.fill_between(x, y - e, y + e, alpha=0.15, color=line.get_color())
-        if theory and j in theory:
-            a, b = theory[j]
-            xs = np.linspace(x.min(), x.max(), 100)
-            ax.plot(
-                xs,
-                a + b / xs**2,
-                linestyle="--",
-                color=line.get_color(),
-                alpha=0.7,
-                label=f"{short_label(j)}: a + b/k² fit",
-            )
-    ax.set_xlabel("k (candidates per prompt)" if axis == "k" else "T (selection temperature)")
-    ax.set_ylabel("δ = −E[accuracy of the selected answer]")
-    ax.set_title(f"{title + ': ' if title else ''}δ vs {axis} at {fixed}")
-    if axis == "k":
-        ax.set_xticks(sorted({p.k for p in points}))
-    elif finite_T and max(finite_T) > 0:
-        ax.set_xlim(left=0)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    return Path(path)
-
-
 def run_scaling(stage: ScalingStage, ctx: StageContext) -> StageResult:
     """Load candidates, score them with every judge (cached), sweep k and T, write JSON, table, plots.
 
     judgerl scaling --candidates gsm8k:../shared/data/gsm8k/example_model_solutions.jsonl \\
         --judge oracle:0,oracle:0.1,oracle:0.5 --k 1,2,3,4 --T 0,0.5,1,2,5 --out runs/scaling
+
+    Usage: run_scaling(ScalingStage(candidates="candidates.jsonl", judges=["oracle:0.1"]), ctx)
     """
     start = time.time()
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
@@ -371,47 +231,19 @@ def run_scaling(stage: ScalingStage, ctx: StageContext) -> StageResult:
             points.append(
                 DeltaPoint(PERFECT, k, 0.0, s.mean, s.std, s.sem, s.n_prompts, len(items) - s.n_prompts)
             )
-    names = [*stage.judges, PERFECT] if binary else list(stage.judges)
     theory: dict[str, tuple[float, float]] = {}
     if stage.theory and len(ks) >= 2:
         for j in stage.judges:
             curve = [p for p in points if p.judge == j and plot_T == p.T and p.n_prompts > 0]
             if len({p.k for p in curve}) >= 2:
                 theory[j] = fit_inverse_square([p.k for p in curve], [p.mean for p in curve])
-    pool_sizes = [p.pool_size for p in items]
-    accuracy = sum(sum(c) for c in correct) / sum(pool_sizes)
-    report = {
-        "candidates": {
-            "source": load.source,
-            "prompts": len(items),
-            "skipped_rows": load.skipped,
-            **load.info,
-        },
-        "pool_size": {
-            "min": min(pool_sizes),
-            "max": max(pool_sizes),
-            "mean": round(sum(pool_sizes) / len(items), 3),
-        },
-        "mean_accuracy": accuracy,
-        "k": ks,
-        "T": [_T_label(T) if math.isinf(T) else T for T in Ts],
-        "repeats": stage.repeats,
-        "seed": ctx.seed,
-        "tie_rule": "T = 0: tied maxima share the selection equally",
-        "std": "over prompts, ddof=1; sem = std / sqrt(n_prompts)",
-        "judges": judges_info,
-        "theory_fits": {j: {"a": a, "b": b, "form": "a + b / k^2"} for j, (a, b) in theory.items()},
-        "points": [p.to_dict() for p in points],
-    }
-    write_json(ctx.path(OUTPUTS["points"]), report)
-    table = scaling_table(points, names, ks, Ts, plot_T, plot_k)
-    write_text_atomic(ctx.path(OUTPUTS["table"]), table + "\n")
-    title = Path(load.source).stem
-    plot_delta_vs_k(ctx.path(OUTPUTS["plot_k"]), points, names, plot_T, title, theory or None)
-    plot_delta_vs_T(ctx.path(OUTPUTS["plot_T"]), points, stage.judges, plot_k, title)
+    result = ScalingSweep(points, list(stage.judges), ks, Ts, plot_T, plot_k, theory)
+    report = points_report(load, items, result, judges_info, stage.repeats, ctx.seed)
+    paths = {k: ctx.path(v) for k, v in OUTPUTS.items()}
+    write_scaling_outputs(result, report, paths, title=Path(load.source).stem)
     log.info(f"{ctx.name}: {len(points)} points in {time.time() - start:.1f} s, written under {ctx.out_dir}")
-    metrics: dict[str, Any] = {"prompts": len(items), "mean_accuracy": round(accuracy, 4)}
+    metrics: dict[str, Any] = {"prompts": len(items), "mean_accuracy": round(report["mean_accuracy"], 4)}
     for p in points:
         if plot_T == p.T and p.k == plot_k and p.n_prompts:
             metrics[f"delta[{p.judge}]"] = round(p.mean, 4)
-    return StageResult(outputs={k: str(ctx.path(v)) for k, v in OUTPUTS.items()}, metrics=metrics)
+    return StageResult(outputs={k: str(v) for k, v in paths.items()}, metrics=metrics)

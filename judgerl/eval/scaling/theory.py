@@ -49,6 +49,8 @@ def selection_weights(rewards: Array | Sequence[float], T: float) -> Array:
     [0.25, 0.75]
     >>> selection_weights([1.0, 2.0], float("inf")).tolist()
     [0.5, 0.5]
+
+    Usage: w = selection_weights(scores, T=1.0)
     """
     r = np.asarray(rewards, dtype=np.float64)
     if r.shape[-1:] == (0,):
@@ -71,6 +73,8 @@ def expected_accuracy(rewards: Array | Sequence[float], correct: Array | Sequenc
 
     >>> float(expected_accuracy([0.0, 0.0, np.log(2.0)], [0, 1, 1], 1))
     0.75
+
+    Usage: acc = expected_accuracy(rewards[idx], correct[idx], T)
     """
     c = np.asarray(correct, dtype=np.float64)
     w = selection_weights(rewards, T)
@@ -94,6 +98,8 @@ class DeltaStats:
 
         >>> DeltaStats.from_accuracies([1.0, 0.0])
         DeltaStats(mean=-0.5, std=0.7071067811865476, sem=0.5, n_prompts=2)
+
+        Usage: stats = DeltaStats.from_accuracies(per_prompt_accuracy)
         """
         d = -np.asarray(accuracies, dtype=np.float64)
         n = int(d.size)
@@ -108,6 +114,8 @@ def delta(rewards: Sequence[Sequence[float]], correct: Sequence[Sequence[float]]
 
     >>> delta([[0.0, 1.0], [2.0, 2.0]], [[0, 1], [1, 0]], 0)
     DeltaStats(mean=-0.75, std=0.3535533905932738, sem=0.25, n_prompts=2)
+
+    Usage: stats = delta(pool.rewards, correctness, T=0.0)
     """
     if len(rewards) != len(correct):
         raise ValueError(f"{len(rewards)} reward rows but {len(correct)} correctness rows")
@@ -131,6 +139,8 @@ def subset_indices(pool_size: int, k: int, repeats: int, seed: int, prompt_id: s
     [[0, 1], [0, 2], [1, 2]]
     >>> subset_indices(10, 3, 4, seed=0, prompt_id="q1").shape
     (4, 3)
+
+    Usage: idx = subset_indices(len(pool), k=4, repeats=32, seed=0, prompt_id=item.id)
     """
     if not 1 <= k <= pool_size:
         raise ValueError(f"k must be in [1, pool size {pool_size}], got {k}")
@@ -163,6 +173,8 @@ def plan_subsets(
 
     >>> plan_subsets([3, 1], ["a", "b"], 2).n_skipped
     1
+
+    Usage: plan = plan_subsets([p.pool_size for p in items], ids, k=4)
     """
     if len(pool_sizes) != len(ids):
         raise ValueError(f"{len(pool_sizes)} pool sizes but {len(ids)} ids")
@@ -183,6 +195,8 @@ def delta_on_plan(
     >>> plan = plan_subsets([3], ["q"], 1)
     >>> delta_on_plan([[5.0, 1.0, 0.0]], [[1, 0, 0]], plan, 0).mean  # k = 1: the pool's mean accuracy
     -0.3333333333333333
+
+    Usage: stats = delta_on_plan(rewards, correct, plan, T=0.5)
     """
     if not len(rewards) == len(correct) == len(plan.subsets):
         raise ValueError(
@@ -217,7 +231,10 @@ class DeltaPoint:
     n_skipped: int
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (T = inf is written as the string "inf")."""
+        """A JSON-ready dict (T = inf is written as the string "inf").
+
+        Usage: rows = [p.to_dict() for p in points]
+        """
         d = asdict(self)
         if math.isinf(self.T):
             d["T"] = "inf"
@@ -239,6 +256,8 @@ def sweep(
     >>> pts = sweep("oracle", [[10.0, 0.0]], [[1, 0]], ["q"], ks=[1, 2], Ts=[0])
     >>> [(p.k, p.mean) for p in pts]
     [(1, -0.5), (2, -1.0)]
+
+    Usage: points = sweep(spec, pool.rewards, correct, ids, ks=[1, 2, 4], Ts=[0, 1])
     """
     for T in Ts:
         _check_T(T)
@@ -262,6 +281,8 @@ def pass_at_k(correct: Sequence[Sequence[float]], k: int) -> DeltaStats:
 
     >>> pass_at_k([[1, 0, 0, 0]], 2).mean
     -0.5
+
+    Usage: floor = pass_at_k(correct, k=4).mean
     """
     acc = []
     for c in correct:
@@ -279,6 +300,8 @@ def teacher_best_of_k_error(k: int | Array, mean: float = 0.0, std: float = 1.0)
 
     >>> round(teacher_best_of_k_error(10), 5)
     0.03142
+
+    Usage: teacher_best_of_k_error(np.arange(1, 9), std=0.5)
     """
     k_arr = np.asarray(k, dtype=np.float64)
     out = math.pi * std**2 / k_arr**2 * math.exp(mean**2 / std**2)
@@ -304,6 +327,8 @@ def fit_inverse_square(ks: Sequence[float], deltas: Sequence[float]) -> tuple[fl
     >>> a, b = fit_inverse_square([1, 2, 4], [-0.5 + 0.4 / k**2 for k in (1, 2, 4)])
     >>> round(a, 6), round(b, 6)
     (-0.5, 0.4)
+
+    Usage: a, b = fit_inverse_square([p.k for p in curve], [p.mean for p in curve])
     """
     k = np.asarray(ks, dtype=np.float64)
     d = np.asarray(deltas, dtype=np.float64)

@@ -1,0 +1,86 @@
+"""RewardBench v1 protocols: the official single seeded order and Think-J's both orders, scored.
+
+- "official": the leaderboard's generative protocol. Each example is judged once; whether the
+  chosen response is shown as (a) or (b) is a coin drawn per example id (`official_layout`).
+  A right verdict scores 1, a wrong one 0, an unreadable one 0.5.
+- "both-orders": each example is judged with the chosen response as (a) and as (b); single and
+  pair accuracy, agreement and parse failures per subset and section, plus `accuracy` = the mean
+  official score over both orders.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from judgerl.core.types import Judgement, JudgeSample
+from judgerl.data_prep.sources.base import flip_positions, seeded_flip
+from judgerl.eval.metrics import METRIC_NAMES, pairwise_metrics
+from judgerl.eval.pairwise import judgement_row
+from judgerl.eval.rewardbench.data import canonical_pairs
+from judgerl.eval.rewardbench.scoring import official_pair_score, subset_means, v1_sections
+from judgerl.rewards.parser import parse_verdict
+
+
+def official_layout(samples: list[JudgeSample], seed: int) -> list[JudgeSample]:
+    """The official protocol's single order per example: chosen in (b) when the seeded coin says so.
+
+    The coin is sha256(seed, id): the same seed gives the same layout in any batch size or order.
+    Usage: laid_out = official_layout(canonical, seed=0)
+    """
+    canonical, _ = canonical_pairs(samples)
+    return [flip_positions(s) if seeded_flip(seed, s.id) else s for s in canonical]
+
+
+def prediction_row(j: Judgement, protocol: str) -> dict[str, Any]:
+    """The predictions.jsonl row of one v1 judgement: the judgement, its official score and thinking.
+
+    Usage: rows = [prediction_row(j, "official") for j in judgements]
+    """
+    row = judgement_row(j)
+    row.update(
+        protocol=protocol,
+        score=official_pair_score(j.verdict.choice, j.label),
+        thinking=parse_verdict(j.completion).thinking,
+    )
+    return row
+
+
+def score_official(judgements: list[Judgement]) -> dict[str, Any]:
+    """Per-subset official scores (1 / 0 / 0.5 unreadable) and parse-failure rates, plus sections.
+
+    Usage: scores = score_official(judgements)  # judgements from the official layout, one per example
+    """
+    subsets = subset_means((j.subset, official_pair_score(j.verdict.choice, j.label)) for j in judgements)
+    for name, sub in subsets.items():
+        js = [j for j in judgements if j.subset == name]
+        sub["parse_failure_rate"] = sum(not j.verdict.ok for j in js) / len(js)
+    return {"subsets": subsets} | v1_sections({k: v["accuracy"] for k, v in subsets.items()})
+
+
+def score_both_orders(judgements: list[Judgement]) -> dict[str, Any]:
+    """Think-J metrics per subset (single/pair accuracy, agreement, parse failures, strength accuracy),
+    `accuracy` = mean official score over both orders, and sections for every metric.
+
+    Usage: scores = score_both_orders(judgements)  # judgements in both orders
+    """
+    pairwise = pairwise_metrics(judgements)
+    expected = subset_means((j.subset, official_pair_score(j.verdict.choice, j.label)) for j in judgements)
+    subsets: dict[str, dict[str, Any]] = {}
+    for name, sub in expected.items():
+        pm = pairwise["subsets"][name]
+        subsets[name] = {"accuracy": sub["accuracy"], "n": pm["n_items"]}
+        subsets[name].update({k: pm[k] for k in METRIC_NAMES})
+    out = {"subsets": subsets} | v1_sections({k: v["accuracy"] for k, v in subsets.items()})
+    by_metric = {}
+    for metric in METRIC_NAMES[:4]:
+        secs = v1_sections({k: v[metric] for k, v in subsets.items()})
+        by_metric[metric] = {
+            "overall": secs["overall"],
+            **{
+                n: s["score"] if s["score"] is not None else s["partial_score"]
+                for n, s in secs["sections"].items()
+            },
+        }
+    out["sections_by_metric"] = by_metric
+    out["pairwise_overall"] = pairwise["overall"]
+    return out
