@@ -22,7 +22,7 @@ from judgerl.data_prep import stage as prep
 from judgerl.eval import policy_eval
 from judgerl.eval import stage as evaluation
 from judgerl.eval.rewardbench import stage as rewardbench
-from judgerl.eval.scaling import stage as scaling_report
+from judgerl.eval.scaling import stage as scaling
 from judgerl.probes import stage as probe_filter
 from judgerl.trainers import dpo, grpo_config, pair_construction, policy_grpo, sft, tiny_model
 
@@ -115,9 +115,9 @@ for _name, _kind in {
         dpo.DPOStage, "judgerl.trainers.dpo:run_dpo", dpo.OUTPUTS, "DPO on judgement pairs (TRL)"
     ),
     "scaling": StageKind(
-        scaling_report.ScalingStage,
+        scaling.ScalingStage,
         "judgerl.eval.scaling.stage:run_scaling",
-        scaling_report.OUTPUTS,
+        scaling.OUTPUTS,
         "inference-time scaling by judge selection: delta vs k and T, plots and a table",
     ),
     "probe_filter": StageKind(

@@ -11,7 +11,8 @@ Built on httpx. One retry rule for everybody:
 - after the last attempt `HTTPError` names the URL, the number of attempts and the last error;
 - a 2xx reply that is not JSON is an `HTTPError` too (status set, nothing retried).
 
-`trust_env=False`: no proxy variables, no .netrc; loopback servers must not go through a proxy.
+Proxy variables and .netrc are ignored for a loopback base URL (or no base URL) and honoured for a
+remote one (`trust_env` overrides): loopback servers must not go through a proxy.
 Counters (`stats.requests`, `stats.retries`, `stats.failures`) are kept on the client.
 
 The sync methods share one `httpx.Client`; `apost_json` uses one `httpx.AsyncClient` per running
@@ -148,6 +149,7 @@ class HTTPClient:
         max_backoff: float = 8.0,
         max_retry_after: float = 30.0,
         max_connections: int = 100,
+        trust_env: bool | None = None,
     ) -> None:
         if base_url is not None and not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base url must start with http:// or https://, got {base_url!r}")
@@ -166,6 +168,8 @@ class HTTPClient:
         self.max_retry_after = float(max_retry_after)
         self.max_connections = int(max_connections)
         self.headers = dict(headers or {})
+        # proxies from the environment serve remote hosts only: a loopback server must be reached directly
+        self.trust_env = (not _is_loopback(self.base_url)) if trust_env is None else bool(trust_env)
         self.stats = HTTPStats()
         self._lock = threading.Lock()
         self._sync: httpx.Client | None = None
@@ -197,7 +201,10 @@ class HTTPClient:
         with self._lock:
             if self._sync is None:
                 self._sync = httpx.Client(
-                    timeout=self.timeout, headers=self.headers, limits=self._limits(), trust_env=False
+                    timeout=self.timeout,
+                    headers=self.headers,
+                    limits=self._limits(),
+                    trust_env=self.trust_env,
                 )
             return self._sync
 
@@ -209,7 +216,10 @@ class HTTPClient:
             entry = self._async.get(loop)
             if entry is None:
                 client = httpx.AsyncClient(
-                    timeout=self.timeout, headers=self.headers, limits=self._limits(), trust_env=False
+                    timeout=self.timeout,
+                    headers=self.headers,
+                    limits=self._limits(),
+                    trust_env=self.trust_env,
                 )
                 entry = self._async[loop] = [client, 0]
             return entry
@@ -418,3 +428,11 @@ class HTTPClient:
 
     def __repr__(self) -> str:
         return f"HTTPClient({self.base_url!r}, timeout={self.timeout:g}, retries={self.retries})"
+
+
+def _is_loopback(base_url: str | None) -> bool:
+    """True for no base URL or one whose host is localhost / 127.0.0.0/8 / ::1."""
+    if base_url is None:
+        return True
+    host = (httpx.URL(base_url).host or "").strip("[]").lower()
+    return host == "localhost" or host.startswith("127.") or host == "::1"

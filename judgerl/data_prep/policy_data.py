@@ -27,17 +27,6 @@ class PolicyRows:
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
-def last_number(text: str) -> str | None:
-    """The final answer of `text` (kept name for callers; it is `answers.extract_answer`), or None.
-
-    Usage: last_number(completion)
-
-    >>> last_number("The sum is 85."), last_number("12 + 3 is 15"), last_number("no idea")
-    ('85', '15', None)
-    """
-    return extract_answer(text)
-
-
 def preferred_response(sample: JudgeSample) -> str:
     """The response the sample's label prefers (the reference answer for a policy).
 

@@ -22,7 +22,8 @@ from judgerl.core.jsonl import write_json, write_jsonl
 from judgerl.core.logging import get_logger
 from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext, StageResult
-from judgerl.data_prep.policy_data import answer_correct, last_number, policy_rows
+from judgerl.data_prep.answers import extract_answer
+from judgerl.data_prep.policy_data import answer_correct, policy_rows
 
 log = get_logger("judgerl.policy_eval")
 OUTPUTS = {"metrics": "metrics.json", "predictions": "predictions.jsonl"}
@@ -63,7 +64,7 @@ def accuracy_metrics(rows: list[dict[str, Any]], completions: list[str]) -> dict
     if len(rows) != len(completions):
         raise ValueError(f"{len(rows)} rows for {len(completions)} completions")
     correct = sum(answer_correct(c, r) for r, c in zip(rows, completions, strict=True))
-    answered = sum(last_number(c) is not None for c in completions)
+    answered = sum(extract_answer(c) is not None for c in completions)
     n = len(rows)
     return {
         "n": n,

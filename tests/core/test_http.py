@@ -247,3 +247,12 @@ def test_one_client_shared_by_threads_counts_every_call(server) -> None:
         got = list(pool.map(lambda i: http.post_json("/echo", {"i": i})["got"]["i"], range(32)))
     assert got == list(range(32)) and http.stats.requests == 32 and http.stats.failures == 0
     http.close()
+
+
+def test_environment_proxies_are_honoured_for_remote_hosts_only() -> None:
+    assert HTTPClient("http://127.0.0.1:9").trust_env is False
+    assert HTTPClient("http://localhost:9").trust_env is False
+    assert HTTPClient("http://[::1]:9").trust_env is False
+    assert HTTPClient().trust_env is False
+    assert HTTPClient("https://api.example.com/v1").trust_env is True
+    assert HTTPClient("https://api.example.com/v1", trust_env=False).trust_env is False
