@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError
 
-from judgerl.core.config import StrictModel
+from judgerl.core.config import StrictModel, format_validation_error
 from judgerl.core.errors import RecipeError
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.launch import LAUNCHABLE_KINDS, LauncherSpec
@@ -201,20 +201,6 @@ class _Resolver:
         return _REF.sub(lambda m: str(self.lookup(m.group(1).strip(), where)), value)
 
 
-def _validation_message(err: ValidationError, prefix: str) -> str:
-    parts = []
-    for e in err.errors():
-        loc = ".".join(str(x) for x in e["loc"])
-        key = f"{prefix}.{loc}" if loc else prefix
-        if e["type"] == "extra_forbidden":
-            parts.append(f"{key}: unknown key (value {e['input']!r})")
-        elif e["type"] == "missing":
-            parts.append(f"{key}: required key is missing")
-        else:
-            parts.append(f"{key} = {e['input']!r}: {e['msg']}")
-    return "; ".join(parts)
-
-
 def _known_keys(cls: type[StrictModel]) -> str:
     # the stage's own keys first (kind leads), then those it inherits (the keys every trainer shares)
     parents = [b for b in cls.__mro__[1:] if isinstance(b, type) and issubclass(b, StrictModel)]
@@ -250,7 +236,7 @@ def validate_recipe(raw: dict[str, Any], source: str = "<recipe>") -> Recipe:
         header = RecipeHeader.model_validate(resolver.resolve(header_raw, ""))
     except ValidationError as e:
         raise RecipeError(
-            f"recipe {source}: {_validation_message(e, '').lstrip('.')} (top-level keys: {_known_keys(RecipeHeader)}, stages)"
+            f"recipe {source}: {format_validation_error(e, values=True)} (top-level keys: {_known_keys(RecipeHeader)}, stages)"
         ) from e
     stages: dict[str, StrictModel] = {}
     launchers: dict[str, LauncherSpec] = {}
@@ -271,14 +257,14 @@ def validate_recipe(raw: dict[str, Any], source: str = "<recipe>") -> Recipe:
                 launchers[name] = LauncherSpec.model_validate(launcher)
             except ValidationError as e:
                 raise RecipeError(
-                    f"recipe {source}: {_validation_message(e, f'stages.{name}.launcher')} (a launcher takes: {_known_keys(LauncherSpec)})"
+                    f"recipe {source}: {format_validation_error(e, f'stages.{name}.launcher', values=True)} (a launcher takes: {_known_keys(LauncherSpec)})"
                 ) from e
         if "prompt" in kind.config.model_fields and "prompt" not in resolved:
             resolved["prompt"] = header.prompt
         try:
             stages[name] = kind.config.model_validate(resolved)
         except ValidationError as e:
-            msg = _validation_message(e, f"stages.{name}")
+            msg = format_validation_error(e, f"stages.{name}", values=True)
             raise RecipeError(
                 f"recipe {source}: {msg} (a {body['kind']!r} stage takes: {_known_keys(kind.config)})"
             ) from e

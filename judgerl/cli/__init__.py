@@ -1,0 +1,1 @@
+"""The `judgerl` command line: one module per command, the parser and `main()` in main.py."""

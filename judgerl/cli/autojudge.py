@@ -10,8 +10,7 @@ writes the classifier folder that `backend: judge` (decoding.classifier) reads; 
 (the saved threshold and any --thresholds) and the draft alone, prints the table and, with --out,
 writes results.json and table.md there.
 
-The parser is built here (cli.py calls `add_parser`); model libraries are imported only when a
-command runs, so `judgerl --help` stays fast.
+Model libraries are imported only when a command runs, so `judgerl --help` stays fast.
 """
 
 from __future__ import annotations
@@ -20,8 +19,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from judgerl.cli.common import add_prompt_flags
+from judgerl.core.config import format_validation_error
 from judgerl.core.errors import JudgeRLError
 
+NAME = "autojudge"
+HELP = "AutoJudge: mine important tokens, fit the classifier, compare decoders"
 EPILOG = """examples (the quickstart judge as target, a smaller draft trained on its tokenizer):
   judgerl autojudge mine --draft runs/aj/draft_sft/checkpoint --target runs/quickstart/sft/checkpoint \\
       --data runs/quickstart/data/train.jsonl --instruction compact --n 400 --out runs/aj
@@ -185,31 +188,25 @@ def _common(p: argparse.ArgumentParser, draft_required: bool = True) -> None:
 
 
 def _prompt_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--prompt", default="strength", choices=["cot", "strength", "direct"], help="prompt family"
-    )
-    p.add_argument(
-        "--instruction",
-        default="full",
-        choices=["full", "compact"],
-        help="instruction length (the quickstart judges are trained on compact)",
+    add_prompt_flags(
+        p,
+        prompt_help="prompt family",
+        instruction_help="instruction length (the quickstart judges are trained on compact)",
     )
     p.add_argument("--max-new-tokens", type=int, default=150, help="completion budget (default 150)")
 
 
-def add_parser(sub: Any) -> argparse.ArgumentParser:
-    """Add `autojudge` with its subcommands to an argparse subparsers object; returns its parser.
+def add_arguments(aj: argparse.ArgumentParser) -> None:
+    """The subcommands of `judgerl autojudge` and their arguments.
 
-    Usage: add_parser(parser.add_subparsers()) (judgerl/cli.py does this)
+    Usage: add_arguments(sub.add_parser("autojudge"))
     """
-    aj = sub.add_parser(
-        "autojudge",
-        help="AutoJudge: mine important tokens, fit the classifier, compare decoders",
-        description=__doc__.split("\n\n")[0]
-        + " Mining and comparison run greedy decoding of a draft/target pair that share a tokenizer.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    aj.description = (
+        __doc__.split("\n\n")[0]
+        + " Mining and comparison run greedy decoding of a draft/target pair that share a tokenizer."
     )
+    aj.epilog = EPILOG
+    aj.formatter_class = argparse.RawDescriptionHelpFormatter
     acts = aj.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     mi = acts.add_parser(
@@ -276,8 +273,6 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     co.add_argument("--out", help="folder for results.json and table.md")
     _prompt_args(co)
     co.set_defaults(autojudge_func=cmd_compare)
-    aj.set_defaults(func=run)
-    return aj
 
 
 def run(args: argparse.Namespace) -> int:
@@ -292,8 +287,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         args.autojudge_func(args)
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(map(str, x['loc'])) or 'input'}: {x['msg']}" for x in e.errors())
-        raise JudgeRLError(f"autojudge {args.action}: {problems}") from None
+        raise JudgeRLError(f"autojudge {args.action}: {format_validation_error(e)}") from None
     except (ValueError, FileNotFoundError, OSError) as e:
         raise JudgeRLError(f"autojudge {args.action}: {e}") from None
     return 0

@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from judgerl.core.serve_options import SERVE_DEFAULTS
 from judgerl.core.types import JudgeSample
 from judgerl.data_prep.prompts import PromptSpec, render_messages
 from judgerl.data_prep.score_prompts import SCORE_MAX, render_score_messages
@@ -43,17 +44,21 @@ from judgerl.serving.schemas import (
 class ServeSettings:
     """What the server fixes at start: prompt, sampling, batching, limits and the token.
 
+    The defaults are the serve-options spec's (`judgerl.core.serve_options.SERVE_DEFAULTS`).
+
     >>> ServeSettings(token="s3cret").max_batch
     32
     """
 
     prompt: PromptSpec = field(default_factory=PromptSpec)
-    sampling: SamplingSpec = field(default_factory=lambda: SamplingSpec(max_new_tokens=512))
+    sampling: SamplingSpec = field(
+        default_factory=lambda: SamplingSpec(max_new_tokens=SERVE_DEFAULTS.max_new_tokens)
+    )
     token: str | None = None
-    max_batch: int = 32
-    max_wait_ms: float = 10.0
+    max_batch: int = SERVE_DEFAULTS.max_batch
+    max_wait_ms: float = SERVE_DEFAULTS.max_wait_ms
     max_queue: int = 4096
-    request_timeout: float = 120.0
+    request_timeout: float = SERVE_DEFAULTS.request_timeout
     max_body_bytes: int = MAX_BODY_BYTES
     model_name: str = ""
 

@@ -19,10 +19,13 @@ from pathlib import Path
 from types import TracebackType
 
 from judgerl.core.errors import StageError
+from judgerl.core.serve_options import BIND_DEFAULTS, ServeBind, serve_args
 
 
 def free_port(host: str = "127.0.0.1") -> int:
     """An ephemeral TCP port free on `host` right now.
+
+    Usage: port = free_port()
 
     >>> 0 < free_port() < 65536
     True
@@ -33,7 +36,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 class JudgeServerProcess:
-    """A `python -m judgerl serve` child process on loopback, ready once /health answers."""
+    """A `python -m judgerl serve` child process on loopback, ready once /health answers.
+
+    `extra_args` are more `judgerl serve` flags, e.g. `JudgeServerSpec.cli_args(prompt)`.
+    """
 
     def __init__(
         self,
@@ -45,7 +51,7 @@ class JudgeServerProcess:
         env: dict[str, str] | None = None,
     ) -> None:
         self.model = str(model)
-        self.host = "127.0.0.1"
+        self.host = BIND_DEFAULTS.host
         self.port = port or free_port()
         self.extra_args = list(extra_args or [])
         self.log_path = Path(log_path) if log_path else None
@@ -55,13 +61,23 @@ class JudgeServerProcess:
 
     @property
     def url(self) -> str:
-        """The server's base URL."""
+        """The server's base URL. Usage: httpx.get(server.url + "/health")"""
         return f"http://{self.host}:{self.port}"
 
+    def command(self) -> list[str]:
+        """The server's command line: python -m judgerl serve --model M --host H --port P, then `extra_args`.
+
+        Usage: subprocess.Popen(JudgeServerProcess("ckpt", port=8001).command())
+        """
+        bind = serve_args(ServeBind(host=self.host, port=self.port), fields=("host", "port"))
+        return [sys.executable, "-m", "judgerl", "serve", "--model", self.model, *bind, *self.extra_args]
+
     def start(self) -> JudgeServerProcess:
-        """Launch the server and wait for /health (StageError with its log tail if it dies or hangs)."""
-        cmd = [sys.executable, "-m", "judgerl", "serve", "--model", self.model, "--host", self.host]
-        cmd += ["--port", str(self.port), *self.extra_args]
+        """Launch the server and wait for /health (StageError with its log tail if it dies or hangs).
+
+        Usage: server = JudgeServerProcess("runs/quickstart/sft/checkpoint").start()
+        """
+        cmd = self.command()
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + self.ready_timeout
@@ -78,7 +94,10 @@ class JudgeServerProcess:
         raise StageError(f"judge server not healthy after {self.ready_timeout} s{self._log_tail()}")
 
     def stop(self, kill: bool = False) -> None:
-        """Stop the server (SIGTERM, then SIGKILL after 10 s; `kill` sends SIGKILL at once)."""
+        """Stop the server (SIGTERM, then SIGKILL after 10 s; `kill` sends SIGKILL at once).
+
+        Usage: server.stop(kill=True)   # a crash mid-run, in a test
+        """
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)

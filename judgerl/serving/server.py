@@ -3,6 +3,9 @@
 judgerl serve --model runs/quickstart/sft/checkpoint                  # 127.0.0.1:8000, no token
 judgerl serve --model CKPT --host 0.0.0.0 --token "$JUDGE_TOKEN"      # beyond loopback: token required
 judgerl serve --model CKPT --backend vllm --max-batch 64              # GPUs
+
+The defaults and the bounds of the numbers are those of the one serve-options spec
+(`judgerl.core.serve_options`), which `judgerl serve` and a policy_grpo `judge_server` share.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 
 from judgerl.core.errors import JudgeRLError
 from judgerl.core.logging import get_logger
+from judgerl.core.serve_options import BIND_DEFAULTS, SERVE_DEFAULTS, out_of_range
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.models.generation import SamplingSpec, make_generator
 from judgerl.serving.app import ServeSettings, create_app
@@ -23,6 +27,8 @@ LOOPBACK_NAMES = ("localhost", "ip6-localhost")
 
 def is_loopback(host: str) -> bool:
     """True when `host` is a loopback address or name (every address it resolves to is loopback).
+
+    Usage: if not is_loopback(host): require_token()
 
     >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("0.0.0.0")
     (True, True, False)
@@ -44,6 +50,8 @@ def is_loopback(host: str) -> bool:
 def check_bind(host: str, token: str | None) -> None:
     """Refuse to bind beyond loopback without a bearer token (JudgeRLError with what to do).
 
+    Usage: check_bind(args.host, args.token)   # before any model is loaded
+
     >>> check_bind("127.0.0.1", None)
     >>> check_bind("0.0.0.0", None)
     Traceback (most recent call last):
@@ -64,38 +72,40 @@ def check_numbers(
 ) -> None:
     """JudgeRLError naming every out-of-range serve setting (before any model is loaded).
 
+    The bounds are the ServeBind / ServeOptions fields' own.
+
+    Usage: check_numbers(port, max_batch, max_wait_ms, max_new_tokens, request_timeout)
+
     >>> check_numbers(8000, 0, 10, 512, 120)
     Traceback (most recent call last):
     ...
     judgerl.core.errors.JudgeRLError: bad serve settings: --max-batch 0 must be >= 1
     """
-    problems = []
-    if not 0 <= port <= 65535:
-        problems.append(f"--port {port} must be in 0..65535")
-    if max_batch < 1:
-        problems.append(f"--max-batch {max_batch} must be >= 1")
-    if max_wait_ms < 0:
-        problems.append(f"--max-wait-ms {max_wait_ms} must be >= 0")
-    if max_new_tokens < 1:
-        problems.append(f"--max-new-tokens {max_new_tokens} must be >= 1")
-    if request_timeout <= 0:
-        problems.append(f"--request-timeout {request_timeout} must be > 0")
+    problems = out_of_range(
+        {
+            "port": port,
+            "max_batch": max_batch,
+            "max_wait_ms": max_wait_ms,
+            "max_new_tokens": max_new_tokens,
+            "request_timeout": request_timeout,
+        }
+    )
     if problems:
         raise JudgeRLError("bad serve settings: " + "; ".join(problems))
 
 
 def serve(
     model: str,
-    host: str = "127.0.0.1",
-    port: int = 8000,
+    host: str = BIND_DEFAULTS.host,
+    port: int = BIND_DEFAULTS.port,
     token: str | None = None,
-    max_batch: int = 32,
-    max_wait_ms: float = 10.0,
-    backend: str = "hf",
-    device: str = "auto",
+    max_batch: int = SERVE_DEFAULTS.max_batch,
+    max_wait_ms: float = SERVE_DEFAULTS.max_wait_ms,
+    backend: str = SERVE_DEFAULTS.backend,
+    device: str = SERVE_DEFAULTS.device,
     prompt: PromptSpec | None = None,
-    max_new_tokens: int = 512,
-    request_timeout: float = 120.0,
+    max_new_tokens: int = SERVE_DEFAULTS.max_new_tokens,
+    request_timeout: float = SERVE_DEFAULTS.request_timeout,
     generator_kwargs: dict[str, Any] | None = None,
 ) -> None:
     """Load `model` and serve it until interrupted (the bind check runs before the model loads).

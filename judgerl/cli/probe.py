@@ -1,0 +1,242 @@
+"""`judgerl probe train|score|filter|label`: INSPECTOR probes on hidden states.
+
+    judgerl probe train --data gsm8k:FILE --model ENCODER --out runs/probe
+    judgerl probe filter --probes runs/probe --data sft.jsonl --out sft_top.jsonl --top 0.5
+
+`train` mirrors ProbeTrainConfig and its TrainSpec (`judgerl.probes.commands`, `probes.train`):
+its flags are derived from them (and built only when `probe train` is parsed, since those
+modules import torch). The work itself is in `judgerl.probes.commands`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from judgerl.cli.common import csv
+from judgerl.cli.config_flags import add_config_flags, config_values
+from judgerl.core.config import format_validation_error
+from judgerl.core.errors import JudgeRLError
+
+NAME = "probe"
+HELP = "INSPECTOR probes on hidden states: train, score, filter, label"
+TRAIN_HELP = {
+    "data": "labels JSONL (aspect scores or a column), or gsm8k:FILE",
+    "model": "any HF model folder or hub id (causal LM or encoder)",
+    "out": "folder for <aspect>.safetensors, report.json, report.md",
+    "aspects": "comma-separated ROSCOE aspects (default: all five)",
+    "column": "a label column instead of aspect scores, e.g. is_correct",
+    "template": "default: aspect for scores, plain for a column",
+    "Cs": "comma-separated C grid (default 1e-3,1e-2,1e-1,1)",
+    "balance": "keep every row (default: downsample to the smallest class)",
+    "group_key": "split group column (default: the question text)",
+}
+# ProbeTrainConfig keys set by the flags every action shares, or by hand (threshold, layers, train)
+TRAIN_BY_HAND = ("threshold", "layers", "batch_size", "device", "cache_dir", "question_key", "prediction_key")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of `judgerl probe`. Usage: add_arguments(sub.add_parser("probe"))"""
+    acts = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    acts.add_parser(
+        "train", help="fit one probe per aspect (or a label column), sweeping layers", build=_train_arguments
+    )
+    acts.add_parser(
+        "score",
+        help="score rows with the probes: <aspect>, <aspect>_score, total_score",
+        build=_score_arguments,
+    )
+    acts.add_parser(
+        "filter",
+        help="keep the top fraction (or those >= a threshold) of samples, SFT traces or pairs",
+        build=_filter_arguments,
+    )
+    acts.add_parser(
+        "label", help="score rows 1-5 per aspect with a strong LLM judge (resumable)", build=_label_arguments
+    )
+
+
+def _train_arguments(tr: argparse.ArgumentParser) -> None:
+    from judgerl.probes.commands import ProbeTrainConfig
+    from judgerl.probes.features import POOLINGS
+    from judgerl.probes.train import TrainSpec
+
+    added = add_config_flags(
+        tr, ProbeTrainConfig, ["data", "model", "out", "aspects", "column"], help=TRAIN_HELP
+    )
+    tr.add_argument(
+        "--threshold", help="binary label = score >= this (default 4 for aspects; 'none' keeps classes)"
+    )
+    added += add_config_flags(tr, ProbeTrainConfig, ["template"], help=TRAIN_HELP)
+    tr.add_argument(
+        "--layers", default="all", help="comma-separated layers, 'all' or 'middle' (default: all)"
+    )
+    added += add_config_flags(tr, ProbeTrainConfig, ["layer_mode", "pooling"], choices={"pooling": POOLINGS})
+    add_config_flags(tr, TrainSpec, ["classifier", "Cs"], help=TRAIN_HELP, aliases={"Cs": ["--C"]})
+    add_config_flags(tr, TrainSpec, ["folds", "test_size"])
+    added += add_config_flags(
+        tr,
+        ProbeTrainConfig,
+        ["max_length", "balance", "group_key"],
+        help=TRAIN_HELP,
+        negated={"balance": "--no-balance"},
+    )
+    _shared_arguments(tr, device="cpu", model=False)
+    add_config_flags(tr, TrainSpec, ["seed", "max_iter"])
+    rest = [f for f in train_config_fields() if f not in added]  # id_key, on_bad_row, ...
+    add_config_flags(tr, ProbeTrainConfig, rest)
+
+
+def train_config_fields() -> list[str]:
+    """The ProbeTrainConfig keys whose flags are derived by name (those not in TRAIN_BY_HAND).
+
+    Usage: ProbeTrainConfig(**config_values(args, train_config_fields()))
+    """
+    from judgerl.probes.commands import ProbeTrainConfig
+
+    return [f for f in ProbeTrainConfig.model_fields if f not in (*TRAIN_BY_HAND, "train")]
+
+
+def _score_arguments(c: argparse.ArgumentParser) -> None:
+    _use_arguments(c, keep_rule=False)
+
+
+def _filter_arguments(c: argparse.ArgumentParser) -> None:
+    _use_arguments(c, keep_rule=True)
+
+
+def _use_arguments(c: argparse.ArgumentParser, keep_rule: bool) -> None:
+    c.add_argument("--probes", required=True, help="a probe file or a folder of them")
+    c.add_argument(
+        "--data",
+        required=True,
+        help="JSONL of {question, prediction}, {messages} or {prompt, chosen, rejected}",
+    )
+    c.add_argument("--out", required=True, help="output JSONL")
+    c.add_argument("--total", default="score", choices=["score", "label"], help="sum aspect scores or labels")
+    if keep_rule:
+        rule = c.add_mutually_exclusive_group(required=True)
+        rule.add_argument("--top", type=float, help="fraction to keep, e.g. 0.5 (ties go to the earlier row)")
+        rule.add_argument("--threshold", type=float, help="keep rows whose total score is >= this")
+        c.add_argument("--pair-score", default="chosen", choices=["chosen", "margin"])
+        c.add_argument("--scores-out", help="also write every row's scores and keep flag here")
+    _shared_arguments(c, device="cpu", model=True)
+
+
+def _label_arguments(lb: argparse.ArgumentParser) -> None:
+    lb.add_argument("--data", required=True, help="JSONL of {id, question, prediction}")
+    lb.add_argument("--out", required=True, help="output JSONL (rows + scores)")
+    lb.add_argument("--aspects", help="comma-separated ROSCOE aspects (default: all five)")
+    lb.add_argument("--endpoint", help="OpenAI-compatible base URL, e.g. https://api.deepseek.com/v1")
+    lb.add_argument("--api-model", help="model name the endpoint serves")
+    lb.add_argument(
+        "--api-key-env", default="OPENAI_API_KEY", help="environment variable holding the API key"
+    )
+    lb.add_argument("--timeout", type=float, default=60.0)
+    lb.add_argument("--workers", type=int, default=4, help="parallel requests")
+    lb.add_argument("--judge", help="a local judgerl judge checkpoint instead of an endpoint")
+    lb.add_argument("--backend", default="hf", choices=["hf", "vllm"])
+    lb.add_argument("--max-new-tokens", type=int, default=256)
+    lb.add_argument("--id-key", default="id")
+    lb.add_argument("--question-key", help="column of the question (default: auto / question)")
+    lb.add_argument("--prediction-key", help="column of the response (default: auto / prediction)")
+    lb.add_argument("--device", default="auto")
+
+
+def _shared_arguments(c: argparse.ArgumentParser, device: str, model: bool) -> None:
+    c.add_argument("--question-key", help="column of the question (default: auto / question)")
+    c.add_argument("--prediction-key", help="column of the response (default: auto / prediction)")
+    c.add_argument("--device", default=device)
+    c.add_argument("--batch-size", type=int, default=16)
+    c.add_argument("--cache", help="feature cache folder (train default: OUT/cache)")
+    if model:
+        c.add_argument("--model", help="use this model instead of the one saved in the probes")
+
+
+def _use_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "question_key": args.question_key,
+        "prediction_key": args.prediction_key,
+        "model": args.model,
+        "device": args.device,
+        "batch_size": args.batch_size,
+        "cache_dir": args.cache,
+        "total": args.total,
+    }
+
+
+def train_config_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The ProbeTrainConfig keys of parsed `judgerl probe train` flags (unset ones left out).
+
+    Usage: ProbeTrainConfig(**train_config_values(args))
+    """
+    from judgerl.probes.train import TrainSpec
+
+    by_hand = {
+        "threshold": None if args.threshold in (None, "none") else float(args.threshold),
+        "layers": [int(x) if x.lstrip("-").isdigit() else x for x in csv(args.layers)],
+        "batch_size": args.batch_size,
+        "device": args.device,
+        "cache_dir": args.cache,
+        "question_key": args.question_key,
+        "prediction_key": args.prediction_key,
+        "train": config_values(args, list(TrainSpec.model_fields)),
+    }
+    fields = config_values(args, train_config_fields()) | {k: v for k, v in by_hand.items() if v is not None}
+    return fields | ({"threshold": None} if args.threshold == "none" else {})
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `judgerl probe train|score|filter|label`; bad input becomes a JudgeRLError (exit code 2).
+
+    Usage: judgerl probe score --probes runs/probe --data rows.jsonl --out scored.jsonl
+    """
+    from pydantic import ValidationError
+
+    from judgerl.probes import commands
+
+    try:
+        if args.action == "train":
+            reports = commands.train_probes(commands.ProbeTrainConfig(**train_config_values(args)))
+            for name, report in reports.items():
+                print(f"\n## {name}\n\n{report.table()}")
+            print(f"\nprobes, report.json and report.md under {args.out}/")
+        elif args.action == "score":
+            rows = commands.score_file(args.probes, args.data, args.out, **_use_options(args))
+            print(f"scored {len(rows)} rows -> {args.out}")
+        elif args.action == "filter":
+            result = commands.filter_file(
+                args.probes,
+                args.data,
+                args.out,
+                top=args.top,
+                threshold=args.threshold,
+                scores_out=args.scores_out,
+                pair_score=args.pair_score,
+                **_use_options(args),
+            )
+            print(f"kept {len(result.kept)} of {len(result.scores)} rows -> {args.out}")
+        else:
+            report = commands.label_file(
+                args.data,
+                args.out,
+                aspects=csv(args.aspects) if args.aspects else None,
+                endpoint=args.endpoint,
+                api_model=args.api_model,
+                judge=args.judge,
+                backend=args.backend,
+                api_key_env=args.api_key_env,
+                timeout=args.timeout,
+                workers=args.workers,
+                max_new_tokens=args.max_new_tokens,
+                device=args.device,
+                question_key=args.question_key or "question",
+                prediction_key=args.prediction_key or "prediction",
+                id_key=args.id_key,
+            )
+            print(report.summary() + f" -> {args.out}")
+    except ValidationError as e:
+        raise JudgeRLError(f"probe {args.action}: {format_validation_error(e)}") from None
+    except (ValueError, FileNotFoundError) as e:
+        raise JudgeRLError(f"probe {args.action}: {e}") from None
+    return 0

@@ -1,0 +1,46 @@
+"""`judgerl serve`: serve a judge checkpoint as an HTTP reward endpoint until interrupted.
+
+    judgerl serve --model runs/quickstart/sft/checkpoint                  # 127.0.0.1:8000, no token
+    judgerl serve --model CKPT --host 0.0.0.0 --token "$JUDGE_TOKEN"      # beyond loopback: token required
+
+The flags are derived from the one serve-options spec (`judgerl.core.serve_options`: ServeBind
+and ServeOptions), whose defaults a policy_grpo stage's `judge_server` shares.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from judgerl.cli.common import add_prompt_flags, prompt_spec
+from judgerl.cli.config_flags import add_config_flags, config_values
+from judgerl.core.serve_options import ServeBind, ServeOptions
+
+NAME = "serve"
+HELP = "serve a judge checkpoint as a reward endpoint (/v1/judge, /v1/score, /get_reward)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of `judgerl serve`. Usage: add_arguments(sub.add_parser("serve"))"""
+    parser.description = (
+        "Serve a judge over HTTP with dynamic batching. Binds 127.0.0.1 unless told "
+        "otherwise; binding beyond loopback requires --token (or $JUDGERL_SERVE_TOKEN)."
+    )
+    parser.add_argument("--model", required=True, help="judge checkpoint folder or hub id")
+    add_config_flags(parser, ServeBind, defaults=True)
+    add_config_flags(parser, ServeOptions, defaults=True)
+    add_prompt_flags(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve `--model` until interrupted (the bind and range checks run before the model loads).
+
+    Usage: judgerl serve --model runs/quickstart/sft/checkpoint --port 8000
+    """
+    from judgerl.serving.server import serve
+
+    token = args.token if args.token is not None else os.environ.get("JUDGERL_SERVE_TOKEN") or None
+    options = config_values(args, list(ServeOptions.model_fields))
+    bind = config_values(args, list(ServeBind.model_fields)) | {"token": token}
+    serve(args.model, **bind, **options, prompt=prompt_spec(args))
+    return 0

@@ -1,0 +1,129 @@
+"""The one spec of the judge server's options, with the one set of defaults.
+
+`judgerl serve` derives its flags from these models, `serving` (the server and `ServeSettings`)
+takes its defaults from them, and a `policy_grpo` stage's `judge_server` is a `ServeOptions`,
+whose command line for the server is generated here (`serve_args`). It lives in core because
+trainers may not import serving.
+
+    judgerl serve --model CKPT --max-batch 32 --max-wait-ms 10     # the defaults below
+    JudgeServerProcess(model, extra_args=serve_args(ServeOptions(max_new_tokens=150)))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+from annotated_types import Ge, Gt, Le, Lt
+from pydantic import BaseModel, Field
+
+from judgerl.core.config import StrictModel, flag_name
+
+# the prompt families whose verdict the server's parser reads, and the instruction lengths
+SERVE_PROMPTS: tuple[str, ...] = ("cot", "strength", "direct")
+SERVE_INSTRUCTIONS: tuple[str, ...] = ("full", "compact")
+
+
+class ServeBind(StrictModel):
+    """Where `judgerl serve` listens, and the bearer token clients must send.
+
+    Binding beyond loopback requires a token (`serving.server.check_bind`).
+
+    >>> ServeBind().host, ServeBind().port
+    ('127.0.0.1', 8000)
+    """
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    token: str | None = Field(
+        None, description="bearer token clients must send (default: $JUDGERL_SERVE_TOKEN)"
+    )
+
+
+class ServeOptions(StrictModel):
+    """How the judge server batches and generates: the options `judgerl serve` and a served
+    `policy_grpo` judge share.
+
+    >>> ServeOptions().max_batch, ServeOptions().max_wait_ms, ServeOptions().max_new_tokens
+    (32, 10.0, 512)
+    """
+
+    max_batch: int = Field(32, ge=1, description="prompts per generate call")
+    max_wait_ms: float = Field(10.0, ge=0, description="how long a batch waits to fill")
+    max_new_tokens: int = Field(512, ge=1)
+    request_timeout: float = Field(120.0, gt=0, description="seconds per request")
+    backend: Literal["hf", "vllm"] = "hf"
+    device: str = Field("auto", description="hf backend device (auto, cpu, cuda)")
+
+
+SERVE_DEFAULTS = ServeOptions()
+BIND_DEFAULTS = ServeBind()
+
+
+def serve_args(
+    config: BaseModel,
+    prompt: str | None = None,
+    instruction: str | None = None,
+    fields: Iterable[str] | None = None,
+) -> list[str]:
+    """`--flag value` pairs of `judgerl serve` for a config's serve fields, then the prompt flags.
+
+    `fields` defaults to those of `ServeOptions` (a subclass's own extra fields are not server
+    flags); a field whose value is None is left out, so the server's default applies.
+
+    Usage: cmd = ["judgerl", "serve", "--model", m, *serve_args(spec, "strength", "full")]
+
+    >>> serve_args(ServeOptions(max_batch=8), "strength", "compact")[:2], serve_args(ServeOptions())[-2:]
+    (['--max-batch', '8'], ['--device', 'auto'])
+    """
+    args: list[str] = []
+    for name in ServeOptions.model_fields if fields is None else fields:
+        value = getattr(config, name)
+        if value is not None:
+            args += [flag_name(name), str(value)]
+    if prompt is not None:
+        args += ["--prompt", prompt]
+    if instruction is not None:
+        args += ["--instruction", instruction]
+    return args
+
+
+def _bound(value: Any, limits: list[Any]) -> str | None:
+    lower = next((m for m in limits if isinstance(m, (Ge, Gt))), None)
+    upper = next((m for m in limits if isinstance(m, (Le, Lt))), None)
+    low = None if lower is None else (lower.ge if isinstance(lower, Ge) else lower.gt)
+    high = None if upper is None else (upper.le if isinstance(upper, Le) else upper.lt)
+    if isinstance(lower, Ge) and isinstance(upper, Le):
+        return None if low <= value <= high else f"must be in {low}..{high}"
+    if isinstance(lower, Ge) and not value >= low:
+        return f"must be >= {low}"
+    if isinstance(lower, Gt) and not value > low:
+        return f"must be > {low}"
+    if isinstance(upper, Le) and not value <= high:
+        return f"must be <= {high}"
+    if isinstance(upper, Lt) and not value < high:
+        return f"must be < {high}"
+    return None
+
+
+def out_of_range(
+    values: Mapping[str, Any], models: Iterable[type[BaseModel]] = (ServeBind, ServeOptions)
+) -> list[str]:
+    """ "--flag VALUE must be ..." for every given value outside its field's bounds, in field order.
+
+    The bounds are the fields' own (`Field(ge=..., le=...)`), so the server's check of its
+    command line and the recipe's check of a `judge_server` mapping cannot drift apart.
+
+    Usage: problems = out_of_range({"port": port, "max_batch": max_batch})
+
+    >>> out_of_range({"port": 70000, "max_batch": 0, "request_timeout": 5})
+    ['--port 70000 must be in 0..65535', '--max-batch 0 must be >= 1']
+    """
+    problems = []
+    for model in models:
+        for name, info in model.model_fields.items():
+            if name in values and values[name] is not None:
+                why = _bound(values[name], info.metadata)
+                if why:
+                    problems.append(f"{flag_name(name)} {values[name]} {why}")
+    return problems
