@@ -51,7 +51,7 @@ $(VERL_STAMP): pyproject.toml constraints.txt
 	$(VERL_PIP) install -q torch==2.13.0
 	$(VERL_PIP) install -q -c constraints.txt "verl[verl-core]==0.9.1"
 	$(VERL_PIP) install -q -c constraints.txt --no-deps -e .
-	$(VERL_PIP) install -q -c constraints.txt pydantic pyyaml rich tqdm scikit-learn matplotlib pytest
+	$(VERL_PIP) install -q -c constraints.txt pydantic pyyaml rich tqdm scikit-learn matplotlib pytest httpx math-verify
 	touch $(VERL_STAMP)
 
 verl-env: $(VERL_STAMP)

@@ -3,9 +3,9 @@
     judgerl probe train --data gsm8k:FILE --model ENCODER --out runs/probe
     judgerl probe filter --probes runs/probe --data sft.jsonl --out sft_top.jsonl --top 0.5
 
-`train` mirrors ProbeTrainConfig and its TrainSpec (`judgerl.probes.commands`, `probes.train`):
+`train` mirrors ProbeTrainConfig and its TrainSpec (`judgerl.probes.operations`, `probes.train`):
 its flags are derived from them (and built only when `probe train` is parsed, since those
-modules import torch). The work itself is in `judgerl.probes.commands`.
+modules import torch). The work itself is in `judgerl.probes.operations`.
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _train_arguments(tr: argparse.ArgumentParser) -> None:
-    from judgerl.probes.commands import ProbeTrainConfig
     from judgerl.probes.features import POOLINGS
+    from judgerl.probes.operations import ProbeTrainConfig
     from judgerl.probes.train import TrainSpec
 
     added = add_config_flags(
@@ -92,7 +92,7 @@ def train_config_fields() -> list[str]:
 
     Usage: ProbeTrainConfig(**config_values(args, train_config_fields()))
     """
-    from judgerl.probes.commands import ProbeTrainConfig
+    from judgerl.probes.operations import ProbeTrainConfig
 
     return [f for f in ProbeTrainConfig.model_fields if f not in (*TRAIN_BY_HAND, "train")]
 
@@ -193,19 +193,19 @@ def run(args: argparse.Namespace) -> int:
     """
     from pydantic import ValidationError
 
-    from judgerl.probes import commands
+    from judgerl.probes import operations
 
     try:
         if args.action == "train":
-            reports = commands.train_probes(commands.ProbeTrainConfig(**train_config_values(args)))
+            reports = operations.train_probes(operations.ProbeTrainConfig(**train_config_values(args)))
             for name, report in reports.items():
                 print(f"\n## {name}\n\n{report.table()}")
             print(f"\nprobes, report.json and report.md under {args.out}/")
         elif args.action == "score":
-            rows = commands.score_file(args.probes, args.data, args.out, **_use_options(args))
+            rows = operations.score_file(args.probes, args.data, args.out, **_use_options(args))
             print(f"scored {len(rows)} rows -> {args.out}")
         elif args.action == "filter":
-            result = commands.filter_file(
+            result = operations.filter_file(
                 args.probes,
                 args.data,
                 args.out,
@@ -217,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
             )
             print(f"kept {len(result.kept)} of {len(result.scores)} rows -> {args.out}")
         else:
-            report = commands.label_file(
+            report = operations.label_file(
                 args.data,
                 args.out,
                 aspects=csv(args.aspects) if args.aspects else None,

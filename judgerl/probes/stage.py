@@ -60,7 +60,7 @@ def run_probe_filter(stage: ProbeFilterStage, ctx: StageContext) -> StageResult:
 
     judgerl run RECIPE --only sft_top
     """
-    from judgerl.probes.commands import filter_file  # the probe machinery (torch) loads when the stage runs
+    from judgerl.probes.operations import filter_file  # the probe machinery (torch) loads when the stage runs
 
     result = filter_file(
         stage.probes,

@@ -13,12 +13,11 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from types import TracebackType
 
 from judgerl.core.errors import StageError
+from judgerl.core.http import HTTPClient, HTTPError
 from judgerl.core.serve_options import BIND_DEFAULTS, ServeBind, serve_args
 
 
@@ -81,15 +80,17 @@ class JudgeServerProcess:
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + self.ready_timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise StageError(f"judge server exited with code {self.proc.returncode}{self._log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.2)
+        with HTTPClient(self.url, timeout=2, retries=0) as health:  # this loop is the retry
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise StageError(
+                        f"judge server exited with code {self.proc.returncode}{self._log_tail()}"
+                    )
+                try:
+                    health.get_json("/health")
+                    return self
+                except HTTPError:
+                    time.sleep(0.2)
         self.stop()
         raise StageError(f"judge server not healthy after {self.ready_timeout} s{self._log_tail()}")
 

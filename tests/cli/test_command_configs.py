@@ -62,7 +62,7 @@ def test_every_scaling_stage_key_has_a_flag() -> None:
 
 
 def test_every_probe_train_key_has_a_flag() -> None:
-    from judgerl.probes.commands import ProbeTrainConfig
+    from judgerl.probes.operations import ProbeTrainConfig
     from judgerl.probes.train import TrainSpec
 
     train = subcommand(subcommand(build_parser(), "probe"), "train")
@@ -114,13 +114,13 @@ def test_eval_rewardbench_flags_keep_the_command_defaults(monkeypatch: pytest.Mo
 
 
 def test_probe_train_flags_build_the_probe_config(monkeypatch: pytest.MonkeyPatch) -> None:
-    from judgerl.probes import commands
+    from judgerl.probes import operations
 
-    seen = _capture(monkeypatch, commands, "train_probes")
+    seen = _capture(monkeypatch, operations, "train_probes")
     argv = ["probe", "train", "--data", "l.jsonl", "--model", "enc", "--out", "o", "--column", "ok"]
     argv += ["--layers", "2,-1,middle", "--folds", "3", "--C", "0.1,1", "--pooling", "max"]
     assert main([*argv, "--classifier", "svm", "--cache", "c", "--seed", "7"]) == 2
-    assert seen["stage"] == commands.ProbeTrainConfig(
+    assert seen["stage"] == operations.ProbeTrainConfig(
         data="l.jsonl",
         model="enc",
         out="o",

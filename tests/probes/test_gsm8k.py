@@ -17,9 +17,9 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from judgerl.core.jsonl import read_jsonl, write_jsonl
 from judgerl.probes.aspects import probe_text
-from judgerl.probes.commands import ProbeTrainConfig, train_probes
 from judgerl.probes.features import FeatureExtractor
 from judgerl.probes.labels import gsm8k_solution_rows
+from judgerl.probes.operations import ProbeTrainConfig, train_probes
 from judgerl.probes.train import TrainSpec, grid_search, to_linear_probe
 from judgerl.probes.use import evaluate_samples, load_probes
 

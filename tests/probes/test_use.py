@@ -20,8 +20,8 @@ from judgerl.core.types import JudgeSample
 from judgerl.data_prep.pair_filters import apply_pair_filters, parse_pair_filters
 from judgerl.models.tiny import TinyModelSpec, build_tiny_model
 from judgerl.models.tokenizer import train_tokenizer
-from judgerl.probes.commands import ProbeTrainConfig, train_probes
 from judgerl.probes.linear import ProbeFileError
+from judgerl.probes.operations import ProbeTrainConfig, train_probes
 from judgerl.probes.stage import ProbeFilterStage
 from judgerl.probes.train import TrainSpec
 from judgerl.probes.use import (
