@@ -1,4 +1,4 @@
-"""The import rules of ARCHITECTURE.md, checked on every module's imports (lazy ones included)."""
+"""The import rules of docs/architecture.md, checked on every module's imports (lazy ones included)."""
 
 from __future__ import annotations
 

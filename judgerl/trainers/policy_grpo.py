@@ -11,7 +11,7 @@ in both orders (`serving.app.reference_score`, 0-10, reward = score / 10).
 With `judge_server: {model: PATH}` the stage serves that judge itself: it starts the server on a
 free loopback port, fills the URL into every `remote_judge` reward that names none, and stops the
 server when training ends, also when it fails. Trainers may not import `judgerl.serving` (the
-layer rules of ARCHITECTURE.md), so the process class comes in as `server_factory`, which
+layer rules of docs/architecture.md), so the process class comes in as `server_factory`, which
 `judgerl.stages` wires to `serving.process.JudgeServerProcess`. Without `judge_server`, each
 `remote_judge` reward must name the `url` of a server run elsewhere.
 
