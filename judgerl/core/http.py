@@ -31,6 +31,7 @@ import asyncio
 import email.utils
 import threading
 import time
+from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -290,24 +291,18 @@ class HTTPClient:
     def _transport_reason(err: Exception) -> str:
         return f"{type(err).__name__}: {str(err) or 'no detail'}"
 
-    def _request(
-        self, method: str, url_or_path: str, body: Any, timeout: float | None, headers: dict | None
-    ) -> Any:
-        url = self.url_for(url_or_path)
-        limit = self.timeout if timeout is None else float(timeout)
-        client = self._sync_client()
+    def _exchange(self, method: str, url: str, limit: float) -> Generator[float, Any, Any]:
+        """The retry rule, once for the sync and the async caller: yields the seconds to wait before
+        each attempt, is sent that attempt's reply (or its transport error), returns the JSON."""
         self._count("requests")
         last: _Retry | None = None
         try:
             for attempt in range(self.retries + 1):
-                if attempt and last is not None:
-                    time.sleep(self._before_retry(method, url, attempt, last))
+                outcome = yield (0.0 if last is None else self._before_retry(method, url, attempt, last))
                 try:
-                    try:
-                        reply = client.request(method, url, json=body, timeout=limit, headers=headers)
-                    except (httpx.TransportError, httpx.TimeoutException) as err:
-                        raise _Retry(self._transport_reason(err), None) from err
-                    return self._outcome(method, url, reply, attempt)
+                    if isinstance(outcome, Exception):
+                        raise _Retry(self._transport_reason(outcome), None) from outcome
+                    return self._outcome(method, url, outcome, attempt)
                 except _Retry as retry:
                     last = retry
             assert last is not None
@@ -316,31 +311,45 @@ class HTTPClient:
             self._count("failures")
             raise
 
+    def _request(
+        self, method: str, url_or_path: str, body: Any, timeout: float | None, headers: dict | None
+    ) -> Any:
+        url = self.url_for(url_or_path)
+        limit = self.timeout if timeout is None else float(timeout)
+        client = self._sync_client()
+        plan = self._exchange(method, url, limit)
+        wait = next(plan)
+        while True:
+            if wait:
+                time.sleep(wait)
+            try:
+                outcome: Any = client.request(method, url, json=body, timeout=limit, headers=headers)
+            except (httpx.TransportError, httpx.TimeoutException) as err:
+                outcome = err
+            try:
+                wait = plan.send(outcome)
+            except StopIteration as done:
+                return done.value
+
     async def _arequest(
         self, method: str, url_or_path: str, body: Any, timeout: float | None, headers: dict | None
     ) -> Any:
         url = self.url_for(url_or_path)
         limit = self.timeout if timeout is None else float(timeout)
         client = self._async_client()
-        self._count("requests")
-        last: _Retry | None = None
-        try:
-            for attempt in range(self.retries + 1):
-                if attempt and last is not None:
-                    await asyncio.sleep(self._before_retry(method, url, attempt, last))
-                try:
-                    try:
-                        reply = await client.request(method, url, json=body, timeout=limit, headers=headers)
-                    except (httpx.TransportError, httpx.TimeoutException) as err:
-                        raise _Retry(self._transport_reason(err), None) from err
-                    return self._outcome(method, url, reply, attempt)
-                except _Retry as retry:
-                    last = retry
-            assert last is not None
-            raise self._gave_up(method, url, last, limit)
-        except HTTPError:
-            self._count("failures")
-            raise
+        plan = self._exchange(method, url, limit)
+        wait = next(plan)
+        while True:
+            if wait:
+                await asyncio.sleep(wait)
+            try:
+                outcome: Any = await client.request(method, url, json=body, timeout=limit, headers=headers)
+            except (httpx.TransportError, httpx.TimeoutException) as err:
+                outcome = err
+            try:
+                wait = plan.send(outcome)
+            except StopIteration as done:
+                return done.value
 
     # ---- public calls -----------------------------------------------------------------------
     def post_json(
