@@ -6,6 +6,7 @@ judgerl run recipes/quickstart.yaml --from sft stages.sft.max_steps=300
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -188,6 +189,8 @@ def _run_launched(
     env = launch_env(launcher)
     manifest["launcher"] = {"kind": launcher.kind, "command": format_command(cmd, env)}
     stage_dir = recipe.stage_dir(name)
+    for stale in stage_dir.glob("error*.log"):  # an earlier attempt's tracebacks, inside the stage folder
+        stale.unlink()
     write_json(stage_dir / MANIFEST, manifest)
     log.info(f"[{name}] launching: {manifest['launcher']['command']}")
     start = time.time()
@@ -195,7 +198,11 @@ def _run_launched(
     final = read_manifest(stage_dir) or manifest
     if code != 0 or final.get("status") != "complete":
         if final.get("status") != "failed":
-            final.update(status="failed", error=f"launcher exited with code {code}")
+            ranks = _rank_errors(stage_dir)
+            final.update(
+                status="failed",
+                error=f"launcher exited with code {code}" + (f" ({ranks})" if ranks else ""),
+            )
         final["wall_seconds"] = round(time.time() - start, 1)
         write_json(stage_dir / MANIFEST, final)
         raise StageError(
@@ -244,7 +251,41 @@ def run_launched_stage(
         if skipped:
             log.info(f"[{name}] finished earlier with the same config: skipped")
             return StageOutcome(name, "skipped", manifest)
-    return _execute(recipe, name, manifest)
+    try:
+        return _execute(recipe, name, manifest)
+    finally:
+        _leave_process_group()
+
+
+def _leave_process_group() -> None:
+    """Wait for every rank, then close torch.distributed before the interpreter exits.
+
+    Left to interpreter shutdown, a rank that finishes first can tear down its gloo/nccl
+    connections while another still uses them, and the launcher then reports a failure
+    for a stage whose outputs were all written.
+    """
+    dist = sys.modules.get("torch.distributed")
+    if dist is None or not dist.is_available() or not dist.is_initialized():
+        return
+    with contextlib.suppress(Exception):
+        dist.barrier()
+    with contextlib.suppress(Exception):
+        dist.destroy_process_group()
+
+
+def _error_log_name() -> str:
+    rank = os.environ.get("RANK", "0")
+    return "error.log" if rank == "0" else f"error.rank{rank}.log"
+
+
+def _rank_errors(stage_dir: Path) -> str:
+    """The last line of each rank's traceback file (error.log, error.rankN.log), for a launcher failure."""
+    lines = []
+    for path in sorted(stage_dir.glob("error*.log")):
+        text = path.read_text(errors="replace").strip().splitlines()
+        if text:
+            lines.append(f"{path.name}: {text[-1]}")
+    return "; ".join(lines)
 
 
 def _execute(recipe: Recipe, name: str, manifest: dict[str, Any]) -> StageOutcome:
@@ -264,7 +305,8 @@ def _execute(recipe: Recipe, name: str, manifest: dict[str, Any]) -> StageOutcom
         )
         if is_main_process():
             write_json(stage_dir / MANIFEST, manifest)
-            write_text_atomic(stage_dir / "error.log", traceback.format_exc())
+        # every rank keeps its own traceback: a launcher failure names the rank that failed first
+        write_text_atomic(stage_dir / _error_log_name(), traceback.format_exc())
         if isinstance(e, Exception) and not isinstance(e, StageError):
             raise StageError(
                 f"stage {name!r} ({config.kind}) failed: {type(e).__name__}: {e}\n"
