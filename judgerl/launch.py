@@ -83,6 +83,8 @@ def build_command(spec: LauncherSpec, recipe_path: str, stage: str, overrides: l
         return [
             py, "-m", "deepspeed.launcher.runner",
             "--num_nodes", str(spec.nnodes), "--num_gpus", str(spec.nproc_per_node),
+            # ranks read LOCAL_RANK from the environment; `judgerl stage` takes no --local_rank flag
+            "--no_local_rank",
             "--master_addr", spec.master_addr, "--master_port", str(spec.master_port),
             "--module", *entry,
         ]  # fmt: skip

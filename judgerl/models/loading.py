@@ -12,8 +12,10 @@ from typing import Any
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.integrations import is_deepspeed_zero3_enabled
 
 from judgerl.core.logging import get_logger
+from judgerl.models.chat_templates import apply_default_template
 
 log = get_logger(__name__)
 
@@ -99,13 +101,15 @@ def load_model_and_tokenizer(
     lora_adapter: str | os.PathLike[str] | None = None,
     merge_lora: bool = True,
     trust_remote_code: bool = False,
+    chat_template: str | None = None,
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Load a causal LM and its tokenizer (left padding, pad token set) ready for generation.
 
     `path_or_id` is a checkpoint folder, a hub id, or a peft adapter folder (holding
     adapter_config.json): then its base model is loaded and the adapter applied (merged
     when `merge_lora`). `lora_adapter` applies one more adapter on top. dtype "auto" keeps
-    the checkpoint's dtype on GPU and uses float32 on CPU.
+    the checkpoint's dtype on GPU and uses float32 on CPU. `chat_template` (a built-in name or a
+    Jinja file, judgerl.models.chat_templates) is given to a tokenizer that has none of its own.
 
     Usage: model, tok = load_model_and_tokenizer("runs/quickstart/sft/checkpoint", device="cpu")
     """
@@ -125,8 +129,10 @@ def load_model_and_tokenizer(
 
     log.info(f"loading model {base} ({torch_dtype}, {dev})")
     # device_map places the weights straight on the device (no full copy in host memory first).
+    # Under a registered ZeRO-3 config transformers loads each rank's shard itself (no device_map).
+    placement = {} if is_deepspeed_zero3_enabled() else {"device_map": str(dev)}
     model = AutoModelForCausalLM.from_pretrained(
-        base, dtype=torch_dtype, device_map=str(dev), trust_remote_code=trust_remote_code
+        base, dtype=torch_dtype, trust_remote_code=trust_remote_code, **placement
     )
     if adapter_dir is not None:
         model = _apply_adapter(model, adapter_dir, merge_lora)
@@ -140,6 +146,7 @@ def load_model_and_tokenizer(
     adapters = [a for a in (extra_adapter, adapter_dir) if a is not None]
     tok_source = next((a for a in adapters if _has_tokenizer(a)), base)
     tokenizer = _load_tokenizer(tok_source, trust_remote_code)
+    apply_default_template(tokenizer, chat_template)
     gen_cfg = getattr(model, "generation_config", None)
     if gen_cfg is not None and gen_cfg.pad_token_id is None:
         gen_cfg.pad_token_id = tokenizer.pad_token_id
@@ -164,16 +171,50 @@ def _swap_into_place(tmp: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def merged_copy(model: Any, state_dict: dict[str, torch.Tensor]) -> PreTrainedModel:
+    """A plain model with `model`'s LoRA adapter merged, rebuilt on the CPU from a full `state_dict`.
+
+    For a peft model whose own parameters are partitioned (DeepSpeed ZeRO-3): a fresh base model
+    of the same config gets the same adapter, loads the gathered weights (every key must match)
+    and is merged by peft. Under ZeRO-3 call it inside `trainers.saving.zero3_init_disabled()`.
+
+    Usage: merged = merged_copy(peft_model, gathered_state_dict)
+    """
+    from peft import get_peft_model
+
+    base = model.get_base_model()
+    dtype = next(iter(state_dict.values())).dtype
+    fresh = AutoModelForCausalLM.from_config(copy.deepcopy(base.config), dtype=dtype)
+    name = model.active_adapter
+    fresh = get_peft_model(fresh, copy.deepcopy(model.peft_config[name]), adapter_name=name)
+    result = fresh.load_state_dict(state_dict, strict=False)
+    tied = set(getattr(fresh, "_tied_weights_keys", None) or [])
+    missing = [k for k in result.missing_keys if not any(k.endswith(t) for t in tied)]
+    if missing or result.unexpected_keys:
+        raise ValueError(
+            f"gathered weights do not fit the model: missing {missing[:5]}, unexpected {result.unexpected_keys[:5]}"
+        )
+    merged = fresh.merge_and_unload()
+    merged.generation_config = copy.deepcopy(base.generation_config)
+    merged.config.name_or_path = base.config.name_or_path
+    return merged
+
+
 def save_checkpoint(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase | None,
     out_dir: str | os.PathLike[str],
     merge_lora: bool = True,
+    state_dict: dict[str, torch.Tensor] | None = None,
+    extra_files: dict[str, str] | None = None,
 ) -> Path:
     """Save `model` (+ tokenizer) as a HF checkpoint folder, atomically (temp sibling, then rename).
 
     A peft model is merged into its base on a copy when `merge_lora` (the in-memory model
-    keeps its adapter), else saved as an adapter folder. An existing `out_dir` is replaced.
+    keeps its adapter), else saved as an adapter folder. `state_dict` replaces the model's own
+    weights in the file (the gathered weights of a ZeRO-3 model, whose own are partitioned;
+    `trainers.saving.save_trained` merges such a LoRA model first). `extra_files` (name -> text,
+    e.g. README.md) are written into the folder. An existing `out_dir` is replaced.
 
     Usage: save_checkpoint(model, tok, "runs/x/sft/checkpoint")
     """
@@ -181,12 +222,19 @@ def save_checkpoint(
     target.parent.mkdir(parents=True, exist_ok=True)
     to_save = model
     if merge_lora and is_peft_model(model):
+        if state_dict is not None:
+            raise ValueError("merge the LoRA model first (merged_copy), then save it without state_dict")
         to_save = copy.deepcopy(model).merge_and_unload()
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
-        to_save.save_pretrained(str(tmp))
+        if state_dict is None:
+            to_save.save_pretrained(str(tmp))
+        else:
+            to_save.save_pretrained(str(tmp), state_dict=state_dict)
         if tokenizer is not None:
             tokenizer.save_pretrained(str(tmp))
+        for name, text in (extra_files or {}).items():
+            (tmp / name).write_text(text, encoding="utf-8")
         _swap_into_place(tmp, target)
     finally:
         if tmp.exists():

@@ -11,6 +11,9 @@ from typing import Any, Protocol, cast
 from pydantic import Field
 
 from judgerl.core.config import StrictModel
+from judgerl.trainers.publish import PushSpec
+from judgerl.trainers.saving import check_deepspeed_config, single_process_world
+from judgerl.trainers.tracking import ReportTo, training_args
 
 
 class LoraSpec(StrictModel):
@@ -50,7 +53,6 @@ def device_args(bf16: bool | None) -> dict[str, Any]:
         "use_cpu": not on_gpu,
         "dataloader_pin_memory": on_gpu,
         "ddp_find_unused_parameters": False,
-        "report_to": "none",
     }
 
 
@@ -79,6 +81,12 @@ class TrainingKeys(StrictModel):
     save_steps: int = Field(100, ge=1)
     save_total_limit: int = Field(2, ge=1)
     logging_steps: int = Field(5, ge=1)
+    # tracking (trainers/tracking.py): the recipe's top-level values unless set here; left out of the
+    # config hash and the manifest's config, since they change what is logged, not what is trained
+    report_to: ReportTo | None = Field(None, exclude=True)
+    run_name: str | None = Field(None, exclude=True)
+    # uploads the checkpoint (and its model card) when the stage ends (trainers/publish.py); not hashed either
+    push_to_hub: PushSpec | None = Field(None, exclude=True)
 
 
 def schedule_args(stage: TrainingKeys, ctx: Any) -> dict[str, Any]:
@@ -86,11 +94,13 @@ def schedule_args(stage: TrainingKeys, ctx: Any) -> dict[str, Any]:
 
     `stage` has the shared recipe keys (max_steps, epochs, lr, batch_size, grad_accum,
     warmup_ratio, scheduler, weight_decay, adam_beta2, max_grad_norm, save_steps,
-    save_total_limit, logging_steps, bf16; deepspeed when it has one); `ctx` is the StageContext
+    save_total_limit, logging_steps, bf16, report_to, run_name; deepspeed when it has one); `ctx` is the StageContext
     (output folder, seed, progress). The trainer adds its own keys (loss, lengths, generation).
 
     Usage: SFTConfig(**schedule_args(stage, ctx), max_length=stage.max_length)
     """
+    check_deepspeed_config(getattr(stage, "deepspeed", None))
+    single_process_world(getattr(stage, "deepspeed", None))
     return {
         "output_dir": str(ctx.path("trainer")),
         "max_steps": stage.max_steps,
@@ -112,6 +122,7 @@ def schedule_args(stage: TrainingKeys, ctx: Any) -> dict[str, Any]:
         "deepspeed": getattr(stage, "deepspeed", None),
         "disable_tqdm": not ctx.progress,
         **device_args(stage.bf16),
+        **training_args(stage, ctx),
     }
 
 
@@ -185,6 +196,33 @@ def train_resumable(trainer: Any, ctx: Any, log: Any) -> tuple[Any, float, str |
     start = time.time()
     output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     return output, time.time() - start, str(resume) if resume else None
+
+
+def whole_stage_loss(trainer: Any, output: Any, resumed_from: str | None) -> float | None:
+    """The stage's mean training loss over all its steps, also after a resume.
+
+    transformers' `training_loss` averages only the steps of the last `train()` call; after a resume
+    from `checkpoint-R` the steps up to R come from the restored log history (each logged `loss` is
+    the mean of the steps since the previous log), weighted by the steps they cover. Steps between
+    the last log before R and R itself were never logged and are left out (none are when
+    `logging_steps` divides `save_steps`).
+
+    Usage: metrics["train_loss"] = whole_stage_loss(trainer, output, resumed_from)
+    """
+    if resumed_from is None:
+        return output.training_loss
+    start = int(Path(resumed_from).name.rsplit("-", 1)[-1])
+    spans: list[tuple[float, int]] = []
+    last = 0
+    for h in trainer.state.log_history:
+        if "loss" in h and isinstance(h.get("step"), int) and last < h["step"] <= start:
+            spans.append((float(h["loss"]), h["step"] - last))
+            last = h["step"]
+    resumed_steps = trainer.state.global_step - start
+    if resumed_steps > 0:
+        spans.append((float(output.training_loss), resumed_steps))
+    steps = sum(n for _, n in spans)
+    return sum(loss * n for loss, n in spans) / steps if steps else output.training_loss
 
 
 def last_trainer_checkpoint(folder: Path) -> Path | None:

@@ -31,7 +31,7 @@ from judgerl.core.logging import get_logger
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.pairs import read_pairs
 from judgerl.data_prep.prompts import PromptSpec
-from judgerl.trainers.common import LoraSpec, TrainingKeys, schedule_args, train_resumable
+from judgerl.trainers.common import LoraSpec, TrainingKeys, schedule_args, train_resumable, whole_stage_loss
 
 log = get_logger("judgerl.dpo")
 OUTPUTS = {"checkpoint": "checkpoint"}
@@ -167,7 +167,10 @@ def run_dpo(stage: DPOStage, ctx: StageContext) -> StageResult:
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
 
-    from judgerl.models.loading import load_model_and_tokenizer, save_checkpoint
+    from judgerl.models.loading import load_model_and_tokenizer
+    from judgerl.trainers.publish import card_files, push_after_training
+    from judgerl.trainers.saving import save_trained
+    from judgerl.trainers.tracking import tracking
 
     spec = stage.prompt or PromptSpec()
     pairs = read_pairs(stage.data, stage.on_bad_row, prompt=spec if stage.check_prompt else None)
@@ -197,21 +200,24 @@ def run_dpo(stage: DPOStage, ctx: StageContext) -> StageResult:
     ref_model = None
     if stage.ref_model is not None:
         ref_model, _ = load_model_and_tokenizer(stage.ref_model, dtype=stage.dtype, device=device)
-    trainer = DPOTrainer(
-        model=model,
-        ref_model=ref_model,
-        args=config,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        peft_config=stage.lora.to_peft() if stage.lora else None,
-    )
-    output, train_seconds, resumed_from = train_resumable(trainer, ctx, log)
+    with tracking(stage, ctx):
+        trainer = DPOTrainer(
+            model=model,
+            ref_model=ref_model,
+            args=config,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=stage.lora.to_peft() if stage.lora else None,
+        )
+        output, train_seconds, resumed_from = train_resumable(trainer, ctx, log)
 
     checkpoint = ctx.path(OUTPUTS["checkpoint"])
     history = trainer.state.log_history
+    save_trained(trainer, tokenizer, checkpoint, stage.merge_lora, card_files(stage, ctx, checkpoint))
+    pushed: dict[str, Any] = {}
     if trainer.is_world_process_zero():
-        save_checkpoint(trainer.model, tokenizer, checkpoint, merge_lora=stage.merge_lora)
         write_json(ctx.path("log_history.json"), history)
+        pushed = push_after_training(stage, ctx, checkpoint)
     first_loss, final_loss = _first_last(history, "loss")
     first_margin, final_margin = _first_last(history, "rewards/margins")
     first_acc, final_acc = _first_last(history, "rewards/accuracies")
@@ -227,8 +233,9 @@ def run_dpo(stage: DPOStage, ctx: StageContext) -> StageResult:
         "final_reward_margin": final_margin,
         "first_reward_accuracy": first_acc,
         "final_reward_accuracy": final_acc,
-        "train_loss": output.training_loss,
+        "train_loss": whole_stage_loss(trainer, output, resumed_from),
         "train_seconds": round(train_seconds, 1),
         "resumed_from": resumed_from,
+        **pushed,
     }
     return StageResult(outputs={"checkpoint": str(checkpoint)}, metrics=metrics)

@@ -33,7 +33,7 @@ from judgerl.core.logging import get_logger
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.grpo_data import PAIR, drop_long_pairs, grpo_rows, load_grpo_samples, pairs_complete
 from judgerl.data_prep.prompts import PromptSpec
-from judgerl.trainers.common import train_resumable, trl_grpo_config
+from judgerl.trainers.common import train_resumable, trl_grpo_config, whole_stage_loss
 from judgerl.trainers.curves import curve_summary, plot_reward_curve, reward_keys
 from judgerl.trainers.grpo_config import OUTPUTS, GRPOStage
 
@@ -140,8 +140,11 @@ def run_grpo(stage: GRPOStage, ctx: StageContext) -> StageResult:
 def _run_trl(stage: GRPOStage, ctx: StageContext) -> StageResult:
     from datasets import Dataset
 
-    from judgerl.models.loading import load_model_and_tokenizer, save_checkpoint
+    from judgerl.models.loading import load_model_and_tokenizer
     from judgerl.rewards.adapters import to_trl
+    from judgerl.trainers.publish import card_files, push_after_training
+    from judgerl.trainers.saving import save_trained
+    from judgerl.trainers.tracking import tracking
 
     spec = stage.prompt or PromptSpec()
     samples, selection = load_grpo_samples(stage.data, stage.hard_examples, ctx.seed)
@@ -166,22 +169,24 @@ def _run_trl(stage: GRPOStage, ctx: StageContext) -> StageResult:
         )
     pair_stats: dict[str, float] = {}
     funcs[0] = pair_checked(funcs[0], pair_stats)
-    trainer = paired_trainer_class()(
-        model=model,
-        reward_funcs=funcs,
-        args=config,
-        train_dataset=Dataset.from_list(rows),
-        processing_class=tokenizer,
-        peft_config=stage.lora.to_peft() if stage.lora else None,
-    )
-    output, train_seconds, resumed_from = train_resumable(trainer, ctx, log)
+    with tracking(stage, ctx):
+        trainer = paired_trainer_class()(
+            model=model,
+            reward_funcs=funcs,
+            args=config,
+            train_dataset=Dataset.from_list(rows),
+            processing_class=tokenizer,
+            peft_config=stage.lora.to_peft() if stage.lora else None,
+        )
+        output, train_seconds, resumed_from = train_resumable(trainer, ctx, log)
 
     history = trainer.state.log_history
     keys = reward_keys(history)
+    checkpoint = ctx.path(OUTPUTS["checkpoint"])
+    save_trained(trainer, tokenizer, checkpoint, stage.merge_lora, card_files(stage, ctx, checkpoint))
+    pushed: dict[str, Any] = {}
     if trainer.is_world_process_zero():
-        save_checkpoint(
-            trainer.model, tokenizer, ctx.path(OUTPUTS["checkpoint"]), merge_lora=stage.merge_lora
-        )
+        pushed = push_after_training(stage, ctx, checkpoint)
         write_json(ctx.path(OUTPUTS["log"]), history)
         plot_reward_curve(history, ctx.path(OUTPUTS["curve"]), keys, title=f"GRPO reward ({ctx.name})")
     metrics = {
@@ -193,9 +198,10 @@ def _run_trl(stage: GRPOStage, ctx: StageContext) -> StageResult:
         "reward_curve": curve_summary(history, "reward"),
         **{f"curve/{k}": curve_summary(history, k) for k in keys if k != "reward"},
         "pairs_complete_min": pair_stats.get("pairs_complete_min"),
-        "train_loss": output.training_loss,
+        "train_loss": whole_stage_loss(trainer, output, resumed_from),
         "train_seconds": round(train_seconds, 1),
         "resumed_from": resumed_from,
+        **pushed,
     }
     log.info(f"grpo: reward {metrics['reward_curve']} over {metrics['steps']} steps")
     return StageResult(outputs={k: str(ctx.path(v)) for k, v in OUTPUTS.items()}, metrics=metrics)

@@ -38,7 +38,7 @@ from judgerl.data_prep.policy_data import answer_correct, policy_rows
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.rewards.adapters import completion_text
 from judgerl.rewards.registry import parse_reward_specs
-from judgerl.trainers.common import TrainingKeys, train_resumable, trl_grpo_config
+from judgerl.trainers.common import TrainingKeys, train_resumable, trl_grpo_config, whole_stage_loss
 from judgerl.trainers.curves import curve_summary, plot_reward_curve, reward_keys
 
 log = get_logger("judgerl.policy_grpo")
@@ -335,7 +335,10 @@ def _train(stage: PolicyGRPOStage, ctx: StageContext, url: str | None) -> StageR
     from datasets import Dataset
     from trl import GRPOTrainer
 
-    from judgerl.models.loading import load_model_and_tokenizer, save_checkpoint
+    from judgerl.models.loading import load_model_and_tokenizer
+    from judgerl.trainers.publish import card_files, push_after_training
+    from judgerl.trainers.saving import save_trained
+    from judgerl.trainers.tracking import tracking
 
     built = policy_rows(read_samples(stage.data))
     rows = built.rows[: stage.max_prompts] if stage.max_prompts else built.rows
@@ -352,21 +355,25 @@ def _train(stage: PolicyGRPOStage, ctx: StageContext, url: str | None) -> StageR
     model, tokenizer = load_model_and_tokenizer(stage.model, dtype="auto")
     match_stats: dict[str, float] = {}
     funcs[0] = with_answer_match(funcs[0], match_stats)
-    trainer = GRPOTrainer(
-        model=model,
-        reward_funcs=funcs,
-        args=config,
-        train_dataset=Dataset.from_list(rows),
-        processing_class=tokenizer,
-    )
-    output, train_seconds, resumed_from = train_resumable(trainer, ctx, log)
+    with tracking(stage, ctx):
+        trainer = GRPOTrainer(
+            model=model,
+            reward_funcs=funcs,
+            args=config,
+            train_dataset=Dataset.from_list(rows),
+            processing_class=tokenizer,
+        )
+        output, train_seconds, resumed_from = train_resumable(trainer, ctx, log)
 
     history = trainer.state.log_history
     per_reward = [k for k in reward_keys(history) if k != "reward"]
     keys = ["reward", "answer_match", *per_reward]
     points = curve_points(history, keys)
+    checkpoint = ctx.path(OUTPUTS["checkpoint"])
+    save_trained(trainer, tokenizer, checkpoint, False, card_files(stage, ctx, checkpoint))
+    pushed: dict[str, Any] = {}
     if trainer.is_world_process_zero():
-        save_checkpoint(trainer.model, tokenizer, ctx.path(OUTPUTS["checkpoint"]), merge_lora=False)
+        pushed = push_after_training(stage, ctx, checkpoint)
         write_json(ctx.path(OUTPUTS["log"]), history)
         write_json(ctx.path(OUTPUTS["curve"]), points)
         plot_reward_curve(history, ctx.path(OUTPUTS["plot"]), keys, title=f"policy GRPO ({ctx.name})")
@@ -376,9 +383,10 @@ def _train(stage: PolicyGRPOStage, ctx: StageContext, url: str | None) -> StageR
         "reward_curve": curve_summary(points, "reward"),
         "answer_match_curve": curve_summary(points, "answer_match"),
         **{f"curve/{k}": curve_summary(points, k) for k in per_reward},
-        "train_loss": output.training_loss,
+        "train_loss": whole_stage_loss(trainer, output, resumed_from),
         "train_seconds": round(train_seconds, 1),
         "resumed_from": resumed_from,
+        **pushed,
     }
     log.info(
         f"policy_grpo: reward {metrics['reward_curve']}, answer_match {metrics['answer_match_curve']} "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 from judgerl.core.errors import StageError
 from judgerl.core.jsonl import write_json
@@ -18,7 +18,8 @@ from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.policy_data import policy_rows, policy_sft_rows
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.data_prep.sft_format import sft_records
-from judgerl.trainers.common import LoraSpec, TrainingKeys, schedule_args, train_resumable
+from judgerl.models.chat_templates import check_template_name
+from judgerl.trainers.common import LoraSpec, TrainingKeys, schedule_args, train_resumable, whole_stage_loss
 
 log = get_logger("judgerl.sft")
 OUTPUTS = {"checkpoint": "checkpoint"}
@@ -49,14 +50,23 @@ class SFTStage(TrainingKeys):
     save_steps: int = Field(200, ge=1)
     logging_steps: int = Field(25, ge=1)
     deepspeed: str | None = None
+    chat_template: str | None = None  # a built-in name or a Jinja file, for a model without a template
+
+    @field_validator("chat_template")
+    @classmethod
+    def _known_template(cls, value: str | None) -> str | None:
+        return check_template_name(value)
 
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # `target: judge` (the default) is left out so that judge SFT stages keep the config
-        # hash they had before `target` existed, and finished runs are not retrained.
+        # `target: judge` and an unset chat_template (the defaults) are left out so that SFT
+        # stages keep the config hash they had before these keys existed, and finished runs
+        # are not retrained.
         data = handler(self)
         if isinstance(data, dict) and data.get("target") == "judge":
             data.pop("target")
+        if isinstance(data, dict) and data.get("chat_template") is None:
+            data.pop("chat_template", None)
         return data
 
 
@@ -71,7 +81,10 @@ def run_sft(stage: SFTStage, ctx: StageContext) -> StageResult:
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    from judgerl.models.loading import load_model_and_tokenizer, save_checkpoint
+    from judgerl.models.loading import load_model_and_tokenizer
+    from judgerl.trainers.publish import card_files, push_after_training
+    from judgerl.trainers.saving import save_trained
+    from judgerl.trainers.tracking import tracking
 
     spec = stage.prompt or PromptSpec()
     samples = read_samples(stage.data)
@@ -90,35 +103,48 @@ def run_sft(stage: SFTStage, ctx: StageContext) -> StageResult:
         rows = [{"prompt": r["messages"][:-1], "completion": r["messages"][-1:]} for r in records.rows]
     dataset = Dataset.from_list(rows)
 
-    model, tokenizer = load_model_and_tokenizer(stage.model, dtype="auto")
-    tokenizer.padding_side = "right"
+    # The config comes first: under ZeRO-3 it makes each rank load only its shard of the model.
     config = SFTConfig(
         **schedule_args(stage, ctx),
         max_length=stage.max_length,
         gradient_checkpointing=stage.gradient_checkpointing,
     )
-    trainer = SFTTrainer(
-        model=model,
-        args=config,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        peft_config=stage.lora.to_peft() if stage.lora else None,
-    )
-    output, train_seconds, resumed_from = train_resumable(trainer, ctx, log)
+    from judgerl.models.chat_templates import require_chat_template
+
+    model, tokenizer = load_model_and_tokenizer(stage.model, dtype="auto", chat_template=stage.chat_template)
+    require_chat_template(tokenizer)  # a StageError: a recipe fix, not something a rerun resumes from
+    tokenizer.padding_side = "right"
+    with tracking(stage, ctx):
+        trainer = SFTTrainer(
+            model=model,
+            args=config,
+            train_dataset=dataset,
+            processing_class=tokenizer,
+            peft_config=stage.lora.to_peft() if stage.lora else None,
+        )
+        # TRL drops, without a word, rows whose prompt alone fills max_length: count them
+        dropped = len(rows) - len(trainer.train_dataset)
+        if dropped:
+            log.warning(f"sft: {dropped} of {len(rows)} rows are longer than max_length={stage.max_length}")
+        output, train_seconds, resumed_from = train_resumable(trainer, ctx, log)
 
     checkpoint = ctx.path(OUTPUTS["checkpoint"])
+    save_trained(trainer, tokenizer, checkpoint, stage.merge_lora, card_files(stage, ctx, checkpoint))
+    pushed: dict[str, Any] = {}
     if trainer.is_world_process_zero():
-        save_checkpoint(trainer.model, tokenizer, checkpoint, merge_lora=stage.merge_lora)
         write_json(ctx.path("log_history.json"), trainer.state.log_history)
+        pushed = push_after_training(stage, ctx, checkpoint)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     metrics = {
         "train_rows": len(rows),
         "skipped": len(records.skipped),
+        "dropped_rows": dropped,
         "steps": trainer.state.global_step,
         "first_loss": losses[0] if losses else None,
         "final_loss": losses[-1] if losses else None,
-        "train_loss": output.training_loss,
+        "train_loss": whole_stage_loss(trainer, output, resumed_from),
         "train_seconds": round(train_seconds, 1),
         "resumed_from": resumed_from,
+        **pushed,
     }
     return StageResult(outputs={"checkpoint": str(checkpoint)}, metrics=metrics)

@@ -48,11 +48,14 @@ from judgerl.data_prep.grpo_data import grpo_rows, load_grpo_samples
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.trainers.curves import curve_summary, plot_reward_curve
 from judgerl.trainers.grpo_config import OUTPUTS, GRPOStage
+from judgerl.trainers.publish import card_files, push_after_training
+from judgerl.trainers.tracking import tracking_env, verl_loggers
 from judgerl.trainers.verl_config import LOSS_AGG_MODES
 from judgerl.trainers.verl_export import REWARD_FUNCTION, write_reward_module, write_verl_parquet
 
 log = get_logger("judgerl.verl")
 SCORE_KEY = "critic/score/mean"
+MERGE_STAGING = ".checkpoint.merging"  # the merger writes here; the folder is then renamed to `checkpoint`
 _PLAIN = re.compile(r"[A-Za-z0-9_./~:@+-]+")
 
 
@@ -160,8 +163,8 @@ def main_ppo_overrides(stage: GRPOStage, paths: VerlPaths, seed: int = 0, name: 
         "trainer.val_before_train": False,
         "trainer.resume_mode": "auto",
         "trainer.project_name": v.project_name,
-        "trainer.experiment_name": v.experiment_name or name,
-        "trainer.logger": v.logger,
+        "trainer.experiment_name": v.experiment_name or stage.run_name or name,
+        "trainer.logger": verl_loggers(v.logger, stage.report_to),
     }
     if stage.max_steps > 0:
         values["trainer.total_training_steps"] = stage.max_steps
@@ -226,6 +229,33 @@ def read_verl_metrics(path: Path) -> list[dict[str, Any]]:
     return [{"step": row.get("step"), **(row.get("data") or {})} for row in read_jsonl(path)]
 
 
+def verl_env(stage: GRPOStage, ctx: StageContext) -> dict[str, str]:
+    """The environment verl runs with: its file logger's path, the trackers' folders, `verl.env`.
+
+    Usage: env = {**os.environ, **verl_env(stage, ctx)}
+    """
+    paths = VerlPaths.under(ctx.out_dir)
+    return {"VERL_FILE_LOGGER_PATH": str(paths.metrics), **tracking_env(stage, ctx), **stage.verl.env}
+
+
+def dry_run_commands(stage: Any, stage_dir: Path, seed: int, name: str) -> list[str]:
+    """What a verl stage will run, as shell lines (env, main_ppo, model merger); [] for other stages.
+
+    Torch-free: `judgerl run --dry-run` prints these instead of "in-process".
+    Usage: lines = dry_run_commands(recipe.stages["grpo"], recipe.stage_dir("grpo"), 0, "grpo")
+    """
+    if not isinstance(stage, GRPOStage) or stage.backend != "verl":
+        return []
+    ctx = StageContext(name=name, out_dir=stage_dir, seed=seed)
+    paths = VerlPaths.under(stage_dir)
+    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in verl_env(stage, ctx).items())
+    lines = [f"{env} {shlex.join(main_ppo_command(stage, paths, seed, name))}"]
+    if stage.verl.merge:
+        actor = paths.checkpoints / "global_step_N" / "actor"
+        lines.append(shlex.join(merge_command(stage.verl.python, actor, stage_dir / MERGE_STAGING)))
+    return lines
+
+
 def export_verl_inputs(stage: GRPOStage, paths: VerlPaths, seed: int) -> dict[str, Any]:
     """Write train/val parquet and the reward module; returns row counts and skips.
 
@@ -277,8 +307,7 @@ def run_verl_grpo(stage: GRPOStage, ctx: StageContext) -> StageResult:
     paths = VerlPaths.under(ctx.out_dir)
     counts = export_verl_inputs(stage, paths, ctx.seed)
     cmd = main_ppo_command(stage, paths, ctx.seed, ctx.name)
-    env_lines = [f"export VERL_FILE_LOGGER_PATH={shlex.quote(str(paths.metrics))}"]
-    env_lines += [f"export {k}={shlex.quote(v)}" for k, v in stage.verl.env.items()]
+    env_lines = [f"export {k}={shlex.quote(v)}" for k, v in verl_env(stage, ctx).items()]
     write_text_atomic(
         paths.command,
         "#!/usr/bin/env bash\nset -euo pipefail\n" + "\n".join(env_lines) + "\n" + shlex.join(cmd) + "\n",
@@ -294,21 +323,18 @@ def run_verl_grpo(stage: GRPOStage, ctx: StageContext) -> StageResult:
         log.info(f"grpo (verl): dry run; command written to {paths.command}")
         return StageResult(outputs=files, metrics={"dry_run": True, **counts, "overrides": len(cmd) - 3})
 
-    env = {
-        **os.environ,
-        "VERL_FILE_LOGGER_PATH": str(paths.metrics),
-        "PYTHONUNBUFFERED": "1",
-        **stage.verl.env,
-    }
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **verl_env(stage, ctx)}
     _run_logged(cmd, paths.log, env, "verl main_ppo")
     actor = latest_actor_dir(paths.checkpoints)
     if actor is None:
         raise StageError(f"verl finished but left no global_step_N/actor checkpoint in {paths.checkpoints}")
     checkpoint = ctx.path(OUTPUTS["checkpoint"])
     if stage.verl.merge:
-        staging = ctx.path(".checkpoint.merging")
+        staging = ctx.path(MERGE_STAGING)
         shutil.rmtree(staging, ignore_errors=True)
         _run_logged(merge_command(stage.verl.python, actor, staging), paths.log, env, "verl model merger")
+        for name, text in card_files(stage, ctx, checkpoint).items():
+            write_text_atomic(staging / name, text)
         shutil.rmtree(checkpoint, ignore_errors=True)
         os.replace(staging, checkpoint)
     history = read_verl_metrics(paths.metrics)
@@ -325,4 +351,6 @@ def run_verl_grpo(stage: GRPOStage, ctx: StageContext) -> StageResult:
     outputs = {k: str(ctx.path(v)) for k, v in OUTPUTS.items()} | files
     if not stage.verl.merge:
         outputs["checkpoint"] = str(actor)
+    else:
+        metrics.update(push_after_training(stage, ctx, checkpoint))
     return StageResult(outputs=outputs, metrics=metrics)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from peft import LoraConfig, get_peft_model
 
-from judgerl.models.loading import is_peft_model, load_model_and_tokenizer, save_checkpoint
+from judgerl.models.loading import is_peft_model, load_model_and_tokenizer, merged_copy, save_checkpoint
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 
 # peft calls a transformers API that transformers 5 deprecated; nothing of ours.
@@ -135,3 +135,24 @@ def test_save_checkpoint_merges_a_copy_of_a_peft_model(tiny_pair, tmp_path):
     assert (adapter_out / "adapter_config.json").exists()
     reloaded, _ = load_model_and_tokenizer(str(adapter_out), device="cpu")
     assert torch.allclose(logits(reloaded), expected, atol=1e-5)
+
+
+def test_merged_copy_rebuilds_a_lora_model_from_a_full_state_dict(tiny_pair, tmp_path):
+    """What a ZeRO-3 save does on rank 0: the gathered weights, merged on a fresh CPU model."""
+    model, tok = tiny_pair
+    peft_model = lora(model, seed=2)
+    expected = logits(peft_model)
+    state = {k: v.clone() for k, v in peft_model.state_dict().items()}
+    merged = merged_copy(peft_model, state)
+    assert not is_peft_model(merged) and torch.allclose(logits(merged), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="missing"):
+        merged_copy(peft_model, {k: v for k, v in state.items() if "lora_A" not in k})
+    out = save_checkpoint(merged, tok, tmp_path / "ckpt", extra_files={"README.md": "# card\n"})
+    assert (out / "README.md").read_text() == "# card\n"
+    # a state dict replaces the model's own weights in the file (a ZeRO-3 model's are empty)
+    zeros = {k: torch.zeros_like(v) for k, v in merged.state_dict().items()}
+    blank = save_checkpoint(merged, tok, tmp_path / "zeros", state_dict=zeros)
+    again, _ = load_model_and_tokenizer(str(blank), device="cpu")
+    assert all(float(p.abs().max()) == 0 for p in again.parameters())
+    with pytest.raises(ValueError, match="merge the LoRA model first"):
+        save_checkpoint(peft_model, tok, tmp_path / "x", state_dict=state)
