@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import platform
-import shutil
+import shlex
 import subprocess
 import sys
 import time
@@ -27,13 +27,21 @@ from judgerl.core.jsonl import read_json, write_json, write_text_atomic
 from judgerl.core.logging import get_logger
 from judgerl.core.seeding import seed_everything
 from judgerl.core.stage import StageContext
+from judgerl.core.stage_folders import (
+    MANIFEST,
+    aside_path,
+    finish_replacement,
+    move_aside,
+    output_problems,
+    record_files,
+    remove_stage_folder,
+)
 from judgerl.eval.metrics import metrics_table
 from judgerl.launch import LauncherSpec, build_command, format_command, launch_env
 from judgerl.recipe import Recipe
 from judgerl.stages import STAGE_KINDS
 
 log = get_logger("judgerl.pipeline")
-MANIFEST = "manifest.json"
 _PACKAGES = (
     "judgerl",
     "torch",
@@ -68,12 +76,61 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def read_manifest(stage_dir: Path) -> dict[str, Any] | None:
-    """The stage's manifest, or None when it has none (or an unreadable one)."""
+def read_manifest(stage_dir: Path, redo: str = "") -> dict[str, Any] | None:
+    """The stage's manifest, or None when it has none. A manifest that cannot be read (torn, not JSON,
+    not a mapping) is a StageError naming the file, with `redo` (how to run the stage afresh) appended.
+
+    Usage: manifest = read_manifest(recipe.stage_dir("sft"), redo_hint(recipe, "sft"))
+    """
+    path = stage_dir / MANIFEST
     try:
-        return read_json(stage_dir / MANIFEST)
-    except (FileNotFoundError, json.JSONDecodeError):
+        manifest = read_json(path)
+    except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise StageError(f"{path} cannot be read ({e}); {redo or 'rerun the stage afresh'}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("config_hash", ""), str):
+        raise StageError(f"{path} is not a stage manifest; {redo or 'rerun the stage afresh'}")
+    return manifest
+
+
+def _manifest_or_none(stage_dir: Path) -> dict[str, Any] | None:
+    try:
+        return read_manifest(stage_dir)
+    except StageError:
+        return None
+
+
+def redo_hint(recipe: Recipe, name: str) -> str:
+    """How to run one stage afresh: its folder is moved aside and removed once the new run finishes.
+
+    Usage: raise StageError(f"... ; {redo_hint(recipe, 'sft')}")
+    """
+    words = ["judgerl", "run", recipe.source, *recipe.overrides, "--only", name]
+    return (
+        f"to run stage {name!r} afresh: {' '.join(shlex.quote(w) for w in words)} (the current folder is "
+        f"kept as {recipe.run_dir / ('.' + name + '.previous')} until the new run finishes)"
+    )
+
+
+def _check_outputs(recipe: Recipe, name: str, manifest: dict[str, Any]) -> None:
+    """A finished stage's folder against its manifest's record: a StageError that says how to redo it."""
+    stage_dir = recipe.stage_dir(name)
+    problems = output_problems(stage_dir, manifest)
+    if problems:
+        raise StageError(
+            f"stage {name!r} finished earlier, but its folder {stage_dir} no longer holds what it wrote: "
+            f"{'; '.join(problems[:5])}{' ...' if len(problems) > 5 else ''}; {redo_hint(recipe, name)}"
+        )
+
+
+def _finished_manifest(recipe: Recipe, name: str) -> dict[str, Any] | None:
+    """The manifest of a finished stage whose outputs match its record; None when it has not finished."""
+    manifest = read_manifest(recipe.stage_dir(name), redo_hint(recipe, name))
+    if not manifest or manifest.get("status") != "complete":
+        return None
+    _check_outputs(recipe, name, manifest)
+    return manifest
 
 
 def config_hash(recipe: Recipe, stage: str, hashes: dict[str, str]) -> str:
@@ -119,8 +176,8 @@ def _input_hashes(recipe: Recipe, name: str, hashes: dict[str, str] | None) -> d
     hashes = dict(hashes or {})
     for dep in recipe.dependencies(name):
         if dep not in hashes:
-            dep_manifest = read_manifest(recipe.stage_dir(dep))
-            if not dep_manifest or dep_manifest.get("status") != "complete":
+            dep_manifest = _finished_manifest(recipe, dep)
+            if dep_manifest is None:
                 raise StageError(
                     f"stage {name!r} reads the outputs of {dep!r}, which has not finished: run it first"
                 )
@@ -128,19 +185,50 @@ def _input_hashes(recipe: Recipe, name: str, hashes: dict[str, str] | None) -> d
     return hashes
 
 
+def _restore_aside(recipe: Recipe, name: str, digest: str) -> bool:
+    """Put the moved-aside folder back when it finished with this very config (a fresh run with
+    another config was tried and did not finish): the unfinished attempt is removed instead."""
+    aside = aside_path(recipe.run_dir, name)
+    previous = _manifest_or_none(aside)
+    if not previous or previous.get("status") != "complete" or previous.get("config_hash") != digest:
+        return False
+    if output_problems(aside, previous):
+        return False
+    remove_stage_folder(recipe.run_dir, name, recipe.stage_dir(name))
+    os.replace(aside, recipe.stage_dir(name))
+    log.info(f"[{name}] put back the finished folder of this config from {aside}: skipped")
+    return True
+
+
 def _prepare(recipe: Recipe, name: str, digest: str, force: bool) -> tuple[dict[str, Any], bool]:
-    """Rank 0: decide skip / resume / fresh start, clear a stale folder, write the running manifest."""
+    """Rank 0: decide skip / resume / fresh start, move a stale folder aside, write the running manifest.
+
+    A finished stage with the same config is skipped once its outputs match its manifest's record.
+    A fresh start (changed config, `force`) moves the folder to `.<name>.previous`, removed only when
+    the new run finishes. An unreadable manifest is an error unless the stage is forced.
+    """
     stage_dir = recipe.stage_dir(name)
-    previous = read_manifest(stage_dir)
+    try:
+        previous = read_manifest(stage_dir, redo_hint(recipe, name))
+    except StageError:
+        if not force:
+            raise
+        previous = None
     same = previous is not None and previous.get("config_hash") == digest
     if same and previous.get("status") == "complete" and not force:
+        _check_outputs(recipe, name, previous)
         return previous, True
-    if stage_dir.exists() and (force or not same):
-        shutil.rmtree(stage_dir)
+    if not same and _restore_aside(recipe, name, digest):
+        return read_manifest(stage_dir) or {}, True
+    if force or not same:
+        aside = move_aside(recipe.run_dir, name)
+        if aside is not None:
+            log.info(f"[{name}] starting afresh; the earlier folder waits in {aside} until this run finishes")
     resume = same and not force
     stage_dir.mkdir(parents=True, exist_ok=True)
     config = recipe.stages[name]
     manifest: dict[str, Any] = {
+        "recipe": recipe.name,
         "stage": name,
         "kind": config.kind,
         "status": "running",
@@ -155,7 +243,7 @@ def _prepare(recipe: Recipe, name: str, digest: str, force: bool) -> tuple[dict[
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "attempts": (previous or {}).get("attempts", 0) + 1 if resume else 1,
     }
-    write_json(stage_dir / MANIFEST, manifest)
+    write_json(stage_dir / MANIFEST, manifest, durable=True)
     return manifest, False
 
 
@@ -191,11 +279,11 @@ def _run_launched(
     stage_dir = recipe.stage_dir(name)
     for stale in stage_dir.glob("error*.log"):  # an earlier attempt's tracebacks, inside the stage folder
         stale.unlink()
-    write_json(stage_dir / MANIFEST, manifest)
+    write_json(stage_dir / MANIFEST, manifest, durable=True)
     log.info(f"[{name}] launching: {manifest['launcher']['command']}")
     start = time.time()
     code = subprocess.run(cmd, env=env, check=False).returncode
-    final = read_manifest(stage_dir) or manifest
+    final = _manifest_or_none(stage_dir) or manifest
     if code != 0 or final.get("status") != "complete":
         if final.get("status") != "failed":
             ranks = _rank_errors(stage_dir)
@@ -204,7 +292,7 @@ def _run_launched(
                 error=f"launcher exited with code {code}" + (f" ({ranks})" if ranks else ""),
             )
         final["wall_seconds"] = round(time.time() - start, 1)
-        write_json(stage_dir / MANIFEST, final)
+        write_json(stage_dir / MANIFEST, final, durable=True)
         raise StageError(
             f"stage {name!r} ({launcher.kind}) failed: {final.get('error')}\n"
             f"(command: {manifest['launcher']['command']}; rerun to resume)"
@@ -294,17 +382,17 @@ def _execute(recipe: Recipe, name: str, manifest: dict[str, Any]) -> StageOutcom
     stage_dir = recipe.stage_dir(name)
     resume = bool(manifest.get("resume"))
     log.info(f"[{name}] {kind.summary} ({'resuming' if resume else 'starting'})")
-    seed_everything(recipe.header.seed)
     start = time.time()
     ctx = StageContext(name=name, out_dir=stage_dir, seed=recipe.header.seed, resume=resume)
     try:
+        seed_everything(recipe.header.seed)
         result = kind.run(config, ctx)
     except BaseException as e:
         manifest.update(
             status="failed", error=f"{type(e).__name__}: {e}", wall_seconds=round(time.time() - start, 1)
         )
         if is_main_process():
-            write_json(stage_dir / MANIFEST, manifest)
+            write_json(stage_dir / MANIFEST, manifest, durable=True)
         # every rank keeps its own traceback: a launcher failure names the rank that failed first
         write_text_atomic(stage_dir / _error_log_name(), traceback.format_exc())
         if isinstance(e, Exception) and not isinstance(e, StageError):
@@ -324,7 +412,9 @@ def _execute(recipe: Recipe, name: str, manifest: dict[str, Any]) -> StageOutcom
         distributed_backend=distributed_backend(),
     )
     if is_main_process():
-        write_json(stage_dir / MANIFEST, manifest)
+        manifest["files"] = record_files(stage_dir, result.outputs)
+        write_json(stage_dir / MANIFEST, manifest, durable=True)
+        finish_replacement(recipe.run_dir, name)
     if manifest["world_size"] > 1:
         log.info(
             f"[{name}] rank {manifest['written_by_rank']} of world size {manifest['world_size']} "
@@ -344,7 +434,7 @@ def run_recipe(recipe: Recipe, only: str | None = None, from_stage: str | None =
     outcomes = []
     for name in recipe.stages:
         if name not in names:
-            manifest = read_manifest(recipe.stage_dir(name))
+            manifest = _manifest_or_none(recipe.stage_dir(name))
             if manifest and manifest.get("status") == "complete":
                 hashes[name] = manifest["config_hash"]
             outcomes.append(StageOutcome(name, "not selected", manifest))
@@ -363,7 +453,7 @@ def summary_table(recipe: Recipe) -> str:
     """
     rows = {}
     for name, config in recipe.stages.items():
-        manifest = read_manifest(recipe.stage_dir(name))
+        manifest = _manifest_or_none(recipe.stage_dir(name))
         if getattr(config, "kind", "") == "eval" and manifest and manifest.get("status") == "complete":
             notes = [Path(config.data).stem] if isinstance(config.data, str) else []
             notes += [] if config.both_orders else ["one order"]
@@ -440,11 +530,13 @@ def dry_run(recipe: Recipe) -> tuple[str, list[str]]:
                         f"stages.{name}.launcher.config_file: {launcher.config_file} does not exist"
                     )
         else:
-            lines.append(
-                "  command: in-process (judgerl stage "
-                + " ".join([recipe.source, name, *recipe.overrides])
-                + ")"
-            )
+            from judgerl.trainers.verl import dry_run_commands  # torch-free
+
+            external = dry_run_commands(config, recipe.stage_dir(name), recipe.header.seed, name)
+            where = "in-process, then runs" if external else "in-process"
+            entry = " ".join([recipe.source, name, *recipe.overrides])
+            lines.append(f"  command: {where} (judgerl stage {entry})")
+            lines += [f"  runs: {command}" for command in external]
         for key, value in _paths(config.model_dump(mode="json")):
             status, ok = _check_path(recipe, value, key)
             lines.append(f"  input {key}: {value} ({status})")

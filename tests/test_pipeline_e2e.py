@@ -48,6 +48,23 @@ def test_quickstart_runs_writes_manifests_and_skips_on_rerun(tiny_recipe: Path) 
     # an unchanged rerun skips every stage
     assert _statuses(run_recipe(load_recipe(tiny_recipe))) == dict.fromkeys(STAGES, "skipped")
 
+    # a truncated output of a finished stage is an error, not a skip (issue 16 item 3)
+    written = (run / "eval_sft" / "predictions.jsonl").read_bytes()
+    (run / "eval_sft" / "predictions.jsonl").write_bytes(written[: len(written) // 2])
+    with pytest.raises(StageError, match="predictions.jsonl has .* rows where 12 were written"):
+        run_recipe(load_recipe(tiny_recipe))
+    (run / "eval_sft" / "predictions.jsonl").write_bytes(written)
+    # a torn manifest is an error that says how to redo the stage, and nothing is deleted (item 2)
+    manifest = (run / "sft" / "manifest.json").read_text()
+    (run / "sft" / "manifest.json").write_text(manifest[: len(manifest) // 2])
+    with pytest.raises(
+        StageError, match=f"manifest.json cannot be read .*judgerl run {tiny_recipe} --only sft"
+    ):
+        run_recipe(load_recipe(tiny_recipe))
+    assert {"checkpoint", "log_history.json", "trainer"} <= {p.name for p in (run / "sft").iterdir()}
+    (run / "sft" / "manifest.json").write_text(manifest)
+    assert _statuses(run_recipe(load_recipe(tiny_recipe))) == dict.fromkeys(STAGES, "skipped")
+
     # a changed SFT config reruns SFT and the stage that reads it, nothing else
     changed = load_recipe(tiny_recipe, ["stages.sft.lr=1e-3"])
     assert _statuses(run_recipe(changed)) == {
