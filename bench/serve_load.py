@@ -50,6 +50,7 @@ NOTE = (
     "`--max-wait-ms` fills them at the cost of latency). Server memory is sampled every 0.5 s during the run."
 )
 HEADING = "## Serving: load test of `judgerl serve` on loopback (bench/serve_load.py)"
+OVERSIZED_HEADING = "## Serving: oversized requests in a burst (bench/serve_load.py --phase oversized)"
 
 
 def build_judge(folder: Path, hidden: int, layers: int) -> tuple[Path, list[dict[str, str]]]:
@@ -62,6 +63,11 @@ def build_judge(folder: Path, hidden: int, layers: int) -> tuple[Path, list[dict
         {"question": s.question, "response_a": s.response_a, "response_b": s.response_b} for s in splits.test
     ]
     return path, bodies
+
+
+def server_rss(pid: int) -> float:
+    """A process's resident memory now, MiB."""
+    return psutil.Process(pid).memory_info().rss / 2**20
 
 
 class MemorySampler:
@@ -89,10 +95,17 @@ class MemorySampler:
         self.samples.append(self.proc.memory_info().rss / 2**20)
 
 
-async def load(url: str, bodies: list[dict[str, str]], n: int, concurrency: int) -> dict[str, Any]:
-    """Send `n` requests with `concurrency` in flight; latencies (s), error messages, wall time."""
+async def load(
+    url: str, bodies: list[dict[str, str]], n: int, concurrency: int, statuses: list[int] | None = None
+) -> dict[str, Any]:
+    """Send `n` requests with `concurrency` in flight; latencies (s), error messages, wall time.
+
+    `statuses`, when given, collects every reply's HTTP status; `waits` holds every request's time,
+    refusals and errors included.
+    """
     latencies: list[float] = []
     errors: list[str] = []
+    waits: list[float] = []
     counter = iter(range(n))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
@@ -101,10 +114,14 @@ async def load(url: str, bodies: list[dict[str, str]], n: int, concurrency: int)
             t0 = time.perf_counter()
             try:
                 r = await client.post(url + "/v1/judge", json=bodies[i % len(bodies)])
+                waits.append(time.perf_counter() - t0)
+                if statuses is not None:
+                    statuses.append(r.status_code)
                 if r.status_code != 200 or "verdict" not in r.json():
                     errors.append(f"HTTP {r.status_code}: {r.text[:200]}")
                     continue
             except httpx.HTTPError as err:
+                waits.append(time.perf_counter() - t0)
                 errors.append(f"{type(err).__name__}: {err}")
                 continue
             latencies.append(time.perf_counter() - t0)
@@ -113,11 +130,96 @@ async def load(url: str, bodies: list[dict[str, str]], n: int, concurrency: int)
         t0 = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
         wall = time.perf_counter() - t0
-    return {"latencies": latencies, "errors": errors, "wall": wall}
+    return {"latencies": latencies, "errors": errors, "wall": wall, "waits": waits}
 
 
-def _server(model: Path, max_batch: int, args: argparse.Namespace) -> JudgeServerProcess:
-    extra = ["--max-batch", str(max_batch), "--max-wait-ms", str(args.max_wait_ms)]
+def run_oversized(model: Path, bodies: list[dict[str, str]], args: argparse.Namespace) -> dict[str, Any]:
+    """The stall of issue 16: requests of three 32,000-character fields (legal by the schema's caps,
+    far over the model's context) mixed into a burst of ordinary ones, then a second burst.
+
+    Every reply must come within the request timeout (an oversized prompt is refused with 413 before
+    it is queued), and the server's memory must come back to the plateau of an ordinary burst.
+    """
+    big = {"question": "x " * 16_000, "response_a": "y " * 16_000, "response_b": "z " * 16_000}
+    extra = ["--request-timeout", str(args.request_timeout)]
+    server = _server(model, args.max_batch, args, extra)
+    with server:
+        assert server.proc is not None
+        asyncio.run(load(server.url, bodies, 2 * args.max_batch, args.concurrency))  # warm-up
+        with MemorySampler(server.proc.pid) as plain_mem:
+            plain = asyncio.run(load(server.url, bodies, args.burst, args.concurrency))
+        plateau = max(plain_mem.samples)
+        mixed = [big] * args.oversized + bodies
+        statuses: list[int] = []
+        bursts, ends = [], []
+        with MemorySampler(server.proc.pid) as burst_mem:
+            for _ in range(args.bursts):  # memory must level off, not grow burst after burst
+                n = args.oversized + args.burst
+                bursts.append(asyncio.run(load(server.url, mixed, n, args.concurrency, statuses)))
+                ends.append(server_rss(server.proc.pid))
+            after = asyncio.run(load(server.url, bodies, args.burst, args.concurrency))
+        waits = [w for b in [*bursts, after] for w in b["waits"]]
+    return {
+        "timeout_s": args.request_timeout,
+        "oversized": args.oversized,
+        "burst": args.burst,
+        "statuses": {str(k): statuses.count(k) for k in sorted(set(statuses))},
+        "stalled": sum(1 for w in waits if w > args.request_timeout),
+        "slowest_s": max(waits),
+        "plain_p95_ms": 1000 * (percentile(plain["latencies"], 95) or 0),
+        "after_p95_ms": 1000 * (percentile(after["latencies"], 95) or 0),
+        "after_errors": len(after["errors"]),
+        "plateau_mib": plateau,
+        "burst_max_mib": max(burst_mem.samples),
+        "after_each_burst_mib": ends,
+        "end_mib": burst_mem.samples[-1],
+    }
+
+
+def record_oversized(row: dict[str, Any], args: argparse.Namespace, load_avg: str) -> None:
+    """Replace the oversized phase's section of RESULTS.md."""
+    lines = [
+        OVERSIZED_HEADING,
+        "",
+        f"Machine: {platform.machine()}, {psutil.cpu_count()} CPUs; date "
+        f"{datetime.datetime.now(datetime.UTC).strftime('%Y-%m-%d %H:%M UTC')}; load average at start {load_avg}.",
+        f"Judge: tiny Qwen2 (hidden {args.hidden}, {args.layers} layers, context 1,024 tokens), "
+        f"{args.max_new_tokens} new tokens, max batch {args.max_batch}, request timeout {args.request_timeout} s. "
+        f"{row['oversized']} requests with three 32,000-character fields go first in a burst of "
+        f"{row['burst']} ordinary ones ({args.concurrency} in flight), {args.bursts} such bursts in a row, "
+        "then an ordinary burst.",
+        f"Command: `OMP_NUM_THREADS=1 .venv/bin/python bench/serve_load.py --phase oversized "
+        f"--oversized {args.oversized} --burst {args.burst} --bursts {args.bursts} "
+        f"--request-timeout {args.request_timeout}`",
+        "",
+        "| replies by status | stalled past the timeout | slowest reply (s) | p95 ms: ordinary burst / after "
+        "| errors after | server RSS MiB: ordinary plateau / after each mixed burst / max / end |",
+        "|---|---|---|---|---|---|",
+        f"| {', '.join(f'{k}: {v}' for k, v in row['statuses'].items())} | {row['stalled']} "
+        f"| {row['slowest_s']:.2f} | {row['plain_p95_ms']:.0f} / {row['after_p95_ms']:.0f} | {row['after_errors']} "
+        f"| {row['plateau_mib']:.0f} / {' / '.join(f'{m:.0f}' for m in row['after_each_burst_mib'])} "
+        f"/ {row['burst_max_mib']:.0f} / {row['end_mib']:.0f} |",
+        "",
+        "Before the token rule (issue 16), one such request timed out with 504 after 120 s while its "
+        "generation kept running, every request behind it got 504 for over 8 minutes, and RSS grew "
+        "418 -> 1,080 MB. Now the prompt is counted with the served tokenizer and refused with 413 "
+        "before it is queued; a request that times out is cancelled and its batch stopped.",
+        "",
+    ]
+    text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    start = text.find(OVERSIZED_HEADING)
+    if start >= 0:
+        end = text.find("\n## ", start + len(OVERSIZED_HEADING))
+        text = text[:start] + "\n".join(lines) + ("\n" + text[end + 1 :] if end >= 0 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + "\n".join(lines)
+    write_text_atomic(RESULTS, text.rstrip("\n") + "\n")
+
+
+def _server(
+    model: Path, max_batch: int, args: argparse.Namespace, more: list[str] | None = None
+) -> JudgeServerProcess:
+    extra = ["--max-batch", str(max_batch), "--max-wait-ms", str(args.max_wait_ms), *(more or [])]
     extra += ["--max-new-tokens", str(args.max_new_tokens), "--device", "cpu"]
     env = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     return JudgeServerProcess(model, extra_args=extra, env=env)
@@ -225,11 +327,23 @@ def main() -> None:
     p.add_argument("--max-new-tokens", type=int, default=16)
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--phase", choices=["load", "oversized", "both"], default="both")
+    p.add_argument("--oversized", type=int, default=5, help="oversized requests in the burst")
+    p.add_argument("--burst", type=int, default=200, help="ordinary requests per burst (oversized phase)")
+    p.add_argument("--bursts", type=int, default=3, help="mixed bursts in a row (oversized phase)")
+    p.add_argument("--request-timeout", type=float, default=30.0)
     p.add_argument("--no-record", action="store_true", help="print only; leave bench/RESULTS.md alone")
     args = p.parse_args()
     load_avg = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     with tempfile.TemporaryDirectory() as tmp:
         model, bodies = build_judge(Path(tmp) / "judge", args.hidden, args.layers)
+        if args.phase != "load":
+            row = run_oversized(model, bodies, args)
+            print(row)
+            if not args.no_record:
+                record_oversized(row, args, load_avg)
+            if args.phase == "oversized":
+                return
         rows = run_interleaved(model, bodies, args)
     ratio = rows[0]["throughput_rps"] / rows[1]["throughput_rps"]
     for r in rows:

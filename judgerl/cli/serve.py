@@ -17,7 +17,7 @@ from judgerl.cli.config_flags import add_config_flags, config_values
 from judgerl.core.serve_options import ServeBind, ServeOptions
 
 NAME = "serve"
-HELP = "serve a judge checkpoint as a reward endpoint (/v1/judge, /v1/score, /get_reward)"
+HELP = "serve a judge checkpoint as a reward endpoint (/v1/judge, /v1/score, /get_reward, OpenAI chat)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     token = args.token if args.token is not None else os.environ.get("JUDGERL_SERVE_TOKEN") or None
     options = config_values(args, list(ServeOptions.model_fields))
-    bind = config_values(args, list(ServeBind.model_fields)) | {"token": token}
+    bind = config_values(args, list(ServeBind.model_fields))
+    bind |= {"token": token, "served_model_name": args.served_model_name}
     serve(args.model, **bind, **options, prompt=prompt_spec(args))
     return 0

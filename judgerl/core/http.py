@@ -96,6 +96,8 @@ def server_message(reply: httpx.Response, limit: int = 300) -> str:
         for key in _MESSAGE_KEYS:
             if body.get(key) not in (None, ""):
                 value = body[key]
+                if isinstance(value, dict) and isinstance(value.get("message"), str):
+                    return value["message"]  # OpenAI's shape: {"error": {"message": ..., "param": ...}}
                 return value if isinstance(value, str) else str(value)
         return str(body)[:limit]
     return str(body)[:limit]

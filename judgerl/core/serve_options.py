@@ -25,7 +25,7 @@ SERVE_INSTRUCTIONS: tuple[str, ...] = ("full", "compact")
 
 
 class ServeBind(StrictModel):
-    """Where `judgerl serve` listens, and the bearer token clients must send.
+    """Where `judgerl serve` listens, the bearer token clients must send and the model id they name.
 
     Binding beyond loopback requires a token (`serving.server.check_bind`).
 
@@ -37,6 +37,9 @@ class ServeBind(StrictModel):
     port: int = Field(8000, ge=0, le=65535)
     token: str | None = Field(
         None, description="bearer token clients must send (default: $JUDGERL_SERVE_TOKEN)"
+    )
+    served_model_name: str | None = Field(
+        None, min_length=1, description="the model id OpenAI-protocol clients send (default: --model)"
     )
 
 

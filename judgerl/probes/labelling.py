@@ -30,7 +30,7 @@ from judgerl.models.generation import Generator, SamplingSpec
 from judgerl.probes.aspects import ASPECTS, check_aspect, labelling_prompt
 
 log = get_logger("judgerl.probe")
-_SCORE = re.compile(r"score\s*[:=]\s*\**\s*([1-5])\b", re.IGNORECASE)
+_SCORE = re.compile(r"score\s*[:=]\s*(?:\*+\s*)?([1-5])\b", re.IGNORECASE)  # linear: no adjacent \s*
 
 
 class LabellingError(JudgeRLError):

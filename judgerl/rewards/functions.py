@@ -20,7 +20,7 @@ MISSING_STRENGTH_SCORE = 0.5
 
 _STRICT_SENTENCE = re.compile(
     r"(?:therefore\s*,\s*)?response\s*\(\s*[ab]\s*\)\s*is\s+better"
-    r"(?P<strength>\s*,?\s*and\s+the\s+strength\s+is\s*\[\[\s*[1-3]\s*\]\])?\s*\.?",
+    r"(?P<strength>\s*(?:,\s*)?and\s+the\s+strength\s+is\s*\[\[\s*[1-3]\s*\]\])?\s*\.?",  # linear: no adjacent \s*
     re.IGNORECASE,
 )
 

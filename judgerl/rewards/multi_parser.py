@@ -22,7 +22,7 @@ RATING_RANGE = "rating out of range"
 
 _CHOICE_RE = re.compile(r"\[\[\s*([A-Za-z])\s*\]\]")
 _RATING_RE = re.compile(r"\[\[\s*([+-]?\d{1,6})\s*\]\]")
-_TRAILING_INT_RE = re.compile(r"(?<![\d.])([+-]?\d{1,6})\s*\.?\s*$")
+_TRAILING_INT_RE = re.compile(r"(?<![\d.])([+-]?\d{1,6})$")  # on text cut by _trailing (linear)
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,16 @@ def parse_choice(text: str, n_options: int = 4) -> ChoiceVerdict:
     return ChoiceVerdict(index, "", thinking)
 
 
+def _trailing(region: str) -> str:
+    """The region without its trailing whitespace and one final period (then whitespace again).
+
+    Done by string methods, not by `\\s*\\.?\\s*$` in the pattern: that form retries every split of a
+    long run of spaces between its two `\\s*` (3.7 s on 20,000 spaces before a last character).
+    """
+    tail = region.strip()
+    return tail[:-1].rstrip() if tail.endswith(".") else tail
+
+
 def parse_rating(text: str) -> RatingVerdict:
     """The last `[[k]]` after the thinking block (else a trailing integer), checked against 1..10.
 
@@ -109,7 +119,7 @@ def parse_rating(text: str) -> RatingVerdict:
     found = _RATING_RE.findall(region)
     raw = found[-1] if found else None
     if raw is None:
-        trailing = _TRAILING_INT_RE.search(region.strip())
+        trailing = _TRAILING_INT_RE.search(_trailing(region))
         raw = trailing.group(1) if trailing else None
     if raw is None:
         return RatingVerdict(None, NO_RATING, thinking)

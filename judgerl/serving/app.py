@@ -1,34 +1,40 @@
-"""The judge server's FastAPI app: endpoints, bearer-token check, body limit, timeouts, errors.
+"""The judge server's FastAPI app: endpoints, timeouts, token rules and errors.
 
-Endpoints: POST /v1/judge, POST /v1/score, POST /get_reward (OpenRLHF remote RM), GET /health
-(no token needed; it says nothing but liveness), GET /metrics. No endpoint loads a file, a model
-or code named by the client: the model is fixed when the server starts.
+Endpoints: POST /v1/judge, POST /v1/score, POST /get_reward (OpenRLHF remote RM), the OpenAI
+protocol (POST /v1/chat/completions, GET /v1/models), GET /health (no token needed; it says
+nothing but liveness), GET /metrics. No endpoint loads a file, a model or code named by the
+client: the model is fixed when the server starts. In front of the routes, outermost first:
+request metrics, the bearer token (`auth`), the body gate (`errors`: size, UTF-8, JSON).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.exceptions import HTTPException
 
 from judgerl.core.serve_options import SERVE_DEFAULTS
 from judgerl.core.types import JudgeSample
 from judgerl.data_prep.prompts import PromptSpec, render_messages
 from judgerl.data_prep.score_prompts import SCORE_MAX, render_score_messages
-from judgerl.models.generation import Generator, SamplingSpec
+from judgerl.models.generation import Generator, Messages, SamplingSpec
 from judgerl.rewards.parser import parse_verdict
 from judgerl.rewards.score_parser import parse_score
+from judgerl.serving.auth import BearerAuth
 from judgerl.serving.batcher import DynamicBatcher, QueueFull
-from judgerl.serving.metrics import ServerMetrics
+from judgerl.serving.errors import BodyGate, ServeError, error_response, is_openai_path, validation_message
+from judgerl.serving.metrics import RecordRequests, ServerMetrics
+from judgerl.serving.openai_api import OpenAIChat, as_event_stream
+from judgerl.serving.openai_schemas import ChatCompletionRequest
 from judgerl.serving.schemas import (
     MAX_BODY_BYTES,
     JudgeRequest,
@@ -37,6 +43,17 @@ from judgerl.serving.schemas import (
     RewardResponse,
     ScoreRequest,
     ScoreResponse,
+)
+from judgerl.serving.tokens import TokenBudget, context_length
+
+ROUTES = (
+    "/v1/judge",
+    "/v1/score",
+    "/get_reward",
+    "/v1/chat/completions",
+    "/v1/models",
+    "/health",
+    "/metrics",
 )
 
 
@@ -61,69 +78,13 @@ class ServeSettings:
     request_timeout: float = SERVE_DEFAULTS.request_timeout
     max_body_bytes: int = MAX_BODY_BYTES
     model_name: str = ""
+    served_model_name: str | None = None  # the OpenAI `model` id; default: model_name
+    context_tokens: int | None = None  # default: what the tokenizer and model config state
 
-
-def _error(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": message, **extra}, status_code=status)
-
-
-def _validation_message(errors: list[dict[str, Any]]) -> tuple[int, str]:
-    parts, status = [], 422
-    for e in errors:
-        if e.get("type") == "json_invalid":
-            status = 400
-            ctx = e.get("ctx") or {}
-            parts.append(f"malformed JSON: {ctx.get('error', e.get('msg'))}")
-            continue
-        loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
-        parts.append(f"{loc}: {e.get('msg')}")
-    return status, "; ".join(parts)
-
-
-class _BodyLimit:
-    """Pure ASGI middleware: 413 once a body passes `limit` bytes (declared or while streaming).
-
-    The body is read here (at most `limit` bytes) and replayed to the app, so the app's own body
-    parsing never sees an oversized request.
-    """
-
-    def __init__(self, app: Any, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        too_big = _error(413, f"request body over {self.limit} bytes")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await too_big(scope, receive, send)
-            return
-        chunks, seen, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            chunk = message.get("body", b"")
-            seen += len(chunk)
-            if seen > self.limit:
-                await too_big(scope, receive, send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> dict:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+    @property
+    def model_id(self) -> str:
+        """The id OpenAI clients name in `model` (GET /v1/models lists it)."""
+        return self.served_model_name or self.model_name or "judge"
 
 
 def _judge_response(text: str, spec: PromptSpec, metrics: ServerMetrics) -> JudgeResponse:
@@ -171,14 +132,27 @@ class JudgeService:
     Usage: service = JudgeService(batcher, settings); out = await service.score(ScoreRequest(...))
     """
 
-    def __init__(self, batcher: DynamicBatcher, settings: ServeSettings) -> None:
+    def __init__(
+        self, batcher: DynamicBatcher, settings: ServeSettings, budget: TokenBudget | None = None
+    ) -> None:
         self.batcher = batcher
         self.settings = settings
         self.metrics = batcher.metrics
+        self.budget = budget or TokenBudget(None, None)
 
-    async def judge_many(self, requests: list[JudgeRequest]) -> list[JudgeResponse]:
-        """Judge several pairs in one submission (they may share a batch)."""
+    async def _check(self, prompts: list[Messages]) -> None:
+        """Every prompt against the context (ServeError 413), in a worker thread, before any is queued."""
+        limit = self.settings.sampling.max_new_tokens
+
+        def check() -> None:
+            for p in prompts:
+                self.budget.check(p, limit, param="body")
+
+        await asyncio.to_thread(check)
+
+    def _judge_prompts(self, requests: list[JudgeRequest]) -> list[Messages]:
         prompts = []
+        spec = PromptSpec(self.settings.prompt.family, "none", self.settings.prompt.instruction)
         for req in requests:
             sample = JudgeSample(
                 id="request",
@@ -188,11 +162,13 @@ class JudgeService:
                 response_b=req.response_b,
                 label="a",  # unused by the renderer without a hint
             )
-            prompts.append(
-                render_messages(
-                    sample, PromptSpec(self.settings.prompt.family, "none", self.settings.prompt.instruction)
-                )
-            )
+            prompts.append(render_messages(sample, spec))
+        return prompts
+
+    async def judge_many(self, requests: list[JudgeRequest]) -> list[JudgeResponse]:
+        """Judge several pairs in one submission (they may share a batch)."""
+        prompts = self._judge_prompts(requests)
+        await self._check(prompts)
         texts = await self.batcher.submit(prompts)
         return [_judge_response(t, self.settings.prompt, self.metrics) for t in texts]
 
@@ -209,9 +185,12 @@ class JudgeService:
                 JudgeRequest(question=r.question, response_a=r.reference, response_b=r.response)
             )
         point_prompts = [render_score_messages(r.question, r.response) for r in pointwise]
+        judge_prompts = self._judge_prompts(judge_reqs)
+        await self._check(point_prompts + judge_prompts)  # all or nothing is queued
         point_task = self.batcher.submit(point_prompts) if point_prompts else _nothing()
-        judge_task = self.judge_many(judge_reqs) if judge_reqs else _nothing()
-        point_texts, judged = await asyncio.gather(point_task, judge_task)
+        judge_task = self.batcher.submit(judge_prompts) if judge_prompts else _nothing()
+        point_texts, judge_texts = await asyncio.gather(point_task, judge_task)
+        judged = [_judge_response(t, self.settings.prompt, self.metrics) for t in judge_texts]
         point_iter, judged_iter = iter(point_texts), iter(judged)
         out = []
         for r in requests:
@@ -269,8 +248,18 @@ async def _nothing() -> list:
     return []
 
 
-def create_app(generator: Generator, settings: ServeSettings | None = None) -> FastAPI:
+def _route_of(path: str) -> str:
+    if path in ROUTES:
+        return path
+    return "/v1/models/{model}" if path.startswith("/v1/models/") else "(other)"
+
+
+def create_app(
+    generator: Generator, settings: ServeSettings | None = None, tokenizer: Any | None = None
+) -> FastAPI:
     """The FastAPI app serving `generator` as a judge (batcher started with the app's lifespan).
+
+    `tokenizer` (default: the generator's own) counts tokens for the context check and usage.
 
     Usage: app = create_app(HFGenerator(model, tok), ServeSettings(token="s3cret")); uvicorn.run(app)
     """
@@ -279,7 +268,13 @@ def create_app(generator: Generator, settings: ServeSettings | None = None) -> F
     batcher = DynamicBatcher(
         generator, settings.sampling, settings.max_batch, settings.max_wait_ms, settings.max_queue, metrics
     )
-    service = JudgeService(batcher, settings)
+    tokenizer = tokenizer if tokenizer is not None else getattr(generator, "tokenizer", None)
+    context = settings.context_tokens or (
+        context_length(generator, tokenizer) if tokenizer is not None else None
+    )
+    budget = TokenBudget(tokenizer, context)
+    service = JudgeService(batcher, settings, budget)
+    chat = OpenAIChat(batcher, budget, settings.model_id, settings.sampling)
     started = time.time()
 
     @asynccontextmanager
@@ -293,40 +288,35 @@ def create_app(generator: Generator, settings: ServeSettings | None = None) -> F
     )
     app.state.service = service
     app.state.metrics = metrics
-
-    @app.middleware("http")
-    async def auth_and_timing(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
-        t0 = time.perf_counter()
-        path = request.url.path
-        if settings.token is not None and path != "/health":
-            given = request.headers.get("authorization", "")
-            scheme, _, value = given.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(
-                value.strip().encode(), settings.token.encode()
-            ):
-                response: Any = _error(
-                    401, "missing or wrong bearer token (send 'Authorization: Bearer <token>')"
-                )
-                metrics.record_request(path, 401, time.perf_counter() - t0)
-                return response
-        response = await call_next(request)
-        metrics.record_request(path, response.status_code, time.perf_counter() - t0)
-        return response
+    app.state.budget = budget
 
     @app.exception_handler(RequestValidationError)
-    async def on_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        status, message = _validation_message(list(exc.errors()))
-        return _error(status, message)
+    async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        message, param = validation_message(list(exc.errors()))
+        path = request.url.path
+        return error_response(path, 400 if is_openai_path(path) else 422, message, param)
+
+    @app.exception_handler(HTTPException)
+    async def on_http(request: Request, exc: HTTPException) -> JSONResponse:  # 404, 405 of the router
+        return error_response(request.url.path, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(ServeError)
+    async def on_refused(request: Request, exc: ServeError) -> JSONResponse:
+        return error_response(request.url.path, exc.status, exc.message, exc.param, exc.code)
 
     async def _run(coro: Awaitable[Any]) -> Any:
         try:
             return await asyncio.wait_for(coro, settings.request_timeout)
         except TimeoutError:
-            return _error(504, f"judging took longer than the request timeout ({settings.request_timeout} s)")
+            raise ServeError(
+                504, f"judging took longer than the request timeout ({settings.request_timeout} s)"
+            ) from None
         except QueueFull as err:
-            return _error(503, f"server busy: {err}; retry later")
+            raise ServeError(503, f"server busy: {err}; retry later") from None
+        except ServeError:
+            raise
         except RuntimeError as err:
-            return _error(500, str(err))
+            raise ServeError(500, str(err)) from None
 
     @app.post("/v1/judge")
     async def judge(req: JudgeRequest) -> Any:
@@ -350,6 +340,24 @@ def create_app(generator: Generator, settings: ServeSettings | None = None) -> F
     async def get_reward(req: RewardRequest) -> Any:
         return await _run(service.get_reward(req))
 
+    @app.post("/v1/chat/completions")
+    async def chat_completions(req: ChatCompletionRequest) -> Any:
+        """OpenAI chat completion (non-streaming, or the whole completion as one event per choice)."""
+        body = await _run(chat.complete(req))
+        if req.stream:
+            return StreamingResponse(as_event_stream(body), media_type="text/event-stream")
+        return body
+
+    @app.get("/v1/models")
+    async def models() -> dict[str, Any]:
+        """OpenAI model list: the one served model."""
+        return chat.models()
+
+    @app.get("/v1/models/{model:path}")
+    async def model_card(model: str) -> dict[str, Any]:
+        """OpenAI model lookup (404 for any name but the served one)."""
+        return chat.model_card(model)
+
     @app.get("/health")
     async def health() -> dict[str, Any]:
         """Liveness (answered without a token)."""
@@ -364,9 +372,13 @@ def create_app(generator: Generator, settings: ServeSettings | None = None) -> F
             max_batch=settings.max_batch,
             max_wait_ms=settings.max_wait_ms,
             model=settings.model_name,
+            context_tokens=budget.context,
             prompt=json.loads(json.dumps(settings.prompt.__dict__)),
         )
         return snap
 
-    app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
+    # add_middleware puts each in front of the ones before: metrics, then auth, then the body gate
+    app.add_middleware(BodyGate, limit=settings.max_body_bytes)
+    app.add_middleware(BearerAuth, token=settings.token)
+    app.add_middleware(RecordRequests, metrics=metrics, route_of=_route_of)
     return app

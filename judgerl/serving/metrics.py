@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter, deque
+from collections.abc import Callable
 from typing import Any
 
 WINDOW = 10_000  # latencies and batch sizes kept for percentiles (bounded: memory stays flat)
@@ -38,6 +40,7 @@ class ServerMetrics:
         self._batches = 0
         self._batched_items = 0
         self._generation_seconds = 0.0
+        self._stopped_batches = 0
         self._judgements = 0
         self._parse_failures: Counter[str] = Counter()
 
@@ -47,9 +50,10 @@ class ServerMetrics:
             self._requests.setdefault(path, Counter())[str(status)] += 1
             self._latency.setdefault(path, deque(maxlen=WINDOW)).append(seconds)
 
-    def record_batch(self, size: int, seconds: float = 0.0) -> None:
-        """Count one generation call of `size` prompts."""
+    def record_batch(self, size: int, seconds: float = 0.0, stopped: bool = False) -> None:
+        """Count one generation call of `size` prompts (`stopped`: every request in it gave up)."""
         with self._lock:
+            self._stopped_batches += int(stopped)
             self._batch_sizes.append(size)
             self._batches += 1
             self._batched_items += size
@@ -85,8 +89,43 @@ class ServerMetrics:
                     "mean_size": self._batched_items / self._batches if self._batches else 0.0,
                     "max_size": max(sizes) if sizes else 0,
                     "generation_seconds": round(self._generation_seconds, 4),
+                    "stopped": self._stopped_batches,
                 },
                 "judgements": self._judgements,
                 "parse_failures": dict(self._parse_failures),
                 "parse_failures_total": sum(self._parse_failures.values()),
             }
+
+
+class RecordRequests:
+    """Pure ASGI middleware, outermost: every answered request's path, status and latency, refusals included.
+
+    `route_of` maps a path to the name it is counted under (so a scan of random paths cannot grow
+    the counters without bound).
+
+    Usage: app.add_middleware(RecordRequests, metrics=metrics, route_of=lambda p: p)
+    """
+
+    def __init__(self, app: Any, metrics: ServerMetrics, route_of: Callable[[str], str]) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.route_of = route_of
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0, status = time.perf_counter(), 500
+
+        async def send_status(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            self.metrics.record_request(
+                self.route_of(scope.get("path", "")), status, time.perf_counter() - t0
+            )

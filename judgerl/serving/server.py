@@ -106,6 +106,7 @@ def serve(
     prompt: PromptSpec | None = None,
     max_new_tokens: int = SERVE_DEFAULTS.max_new_tokens,
     request_timeout: float = SERVE_DEFAULTS.request_timeout,
+    served_model_name: str | None = None,
     generator_kwargs: dict[str, Any] | None = None,
 ) -> None:
     """Load `model` and serve it until interrupted (the bind check runs before the model loads).
@@ -131,7 +132,11 @@ def serve(
         max_wait_ms=max_wait_ms,
         request_timeout=request_timeout,
         model_name=str(model),
+        served_model_name=served_model_name,
     )
     app = create_app(generator, settings)
-    log.info(f"serving {model} on http://{host}:{port} (max batch {max_batch}, max wait {max_wait_ms} ms)")
+    log.info(
+        f"serving {model} as {settings.model_id!r} on http://{host}:{port} "
+        f"(max batch {max_batch}, max wait {max_wait_ms} ms, context {app.state.budget.context} tokens)"
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -219,6 +219,10 @@ def test_server_message_reads_json_fields_then_text() -> None:
     assert server_message(httpx.Response(400, json={"error": "bad token"})) == "bad token"
     assert server_message(httpx.Response(422, json={"detail": [{"loc": "q"}]})) == "[{'loc': 'q'}]"
     assert server_message(httpx.Response(500, text="x" * 400)) == "x" * 300
+    openai_shape = {
+        "error": {"message": "prompt too long", "type": "invalid_request_error", "param": "messages"}
+    }
+    assert server_message(httpx.Response(413, json=openai_shape)) == "prompt too long"
 
 
 def test_async_scopes_share_one_client_and_the_last_one_closes_it(server) -> None:
