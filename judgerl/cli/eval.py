@@ -1,15 +1,22 @@
-"""`judgerl eval [pairwise|rewardbench]`: evaluate a judge checkpoint and print the table.
+"""`judgerl eval [BENCHMARK]`: evaluate a judge checkpoint and print the table.
 
     judgerl eval --model runs/quickstart/sft/checkpoint --data runs/quickstart/data/test.jsonl
     judgerl eval rewardbench --model runs/quickstart/sft/checkpoint --data llmbar:../shared/data/llmbar
 
-The flags mirror the `eval` stage (EvalStage, its `decoding` DecodingSpec) and, for rewardbench,
-the `rewardbench` stage (RewardBenchStage): they are derived from those configs.
+Each benchmark is a subcommand with its own flags (`judgerl eval rewardbench --help` shows
+rewardbench's); without one, `pairwise` runs, whose flags the `eval` command itself takes. The
+flags mirror the `eval` stage (EvalStage, its `decoding` DecodingSpec) and, for rewardbench, the
+`rewardbench` stage (RewardBenchStage): they are derived from those configs. A benchmark is one
+entry of BENCHMARKS: its help line and its `add_arguments` / `run` functions named as
+"module:function", imported only when that benchmark is used.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +24,14 @@ from judgerl.cli.common import add_prompt_flags, prompt_spec
 from judgerl.cli.config_flags import add_config_flags, config_values
 from judgerl.core.config import format_validation_error
 from judgerl.core.errors import JudgeRLError
+from judgerl.core.jsonl import write_text_atomic
+from judgerl.core.registry import resolve_dotted
 
 NAME = "eval"
-HELP = "evaluate a judge checkpoint: pairwise (both orders) or rewardbench (v1/v2, leaderboard scoring)"
+HELP = "evaluate a judge checkpoint: pairwise (both orders), rewardbench (v1/v2, leaderboard scoring), ..."
 SHARED = ("model", "max_new_tokens", "batch_size", "max_samples", "backend", "temperature", "dtype")
 DECODING = ("draft", "window", "classifier", "threshold")
+PAIRWISE_EXTRA = ("scoring", "chat_template")  # EvalStage keys with a flag, where the stage has them
 REWARDBENCH_HELP = {
     "version": "RewardBench version (default 1)",
     "protocol": "v1: official (each example once, seeded A/B order, unreadable = 0.5) or both-orders (Think-J)",
@@ -32,38 +42,101 @@ REWARDBENCH_HELP = {
     "tensor_parallel_size": "vLLM tensor parallel size",
     "model_name": "model name written to leaderboard.json (default: --model)",
 }
+# benchmark -> (help, add_arguments, run); the functions are "module:function", resolved on use
+BENCHMARKS: dict[str, tuple[str, str, str]] = {
+    "pairwise": (
+        "judge samples in both answer orders (the default)",
+        "judgerl.cli.eval:add_pairwise_arguments",
+        "judgerl.cli.eval:run_pairwise",
+    ),
+    "rewardbench": (
+        "RewardBench v1 (official or both-orders protocol) or v2, scored as the leaderboard",
+        "judgerl.cli.eval:add_rewardbench_arguments",
+        "judgerl.cli.eval:run_rewardbench",
+    ),
+}
+if importlib.util.find_spec("judgerl.cli.eval_benchmarks") is not None:  # H5b's benchmarks, once present
+    BENCHMARKS.update(
+        judgebench=(
+            "JudgeBench pairs, scored per category as the official script",
+            "judgerl.cli.eval_benchmarks:add_judgebench_arguments",
+            "judgerl.cli.eval_benchmarks:run_judgebench",
+        ),
+        rmbench=(
+            "RM-Bench: easy / normal / hard accuracy over response styles",
+            "judgerl.cli.eval_benchmarks:add_rmbench_arguments",
+            "judgerl.cli.eval_benchmarks:run_rmbench",
+        ),
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The arguments of `judgerl eval`. Usage: add_arguments(sub.add_parser("eval"))"""
-    from judgerl.eval.rewardbench.stage import RewardBenchStage
+    """The arguments of `judgerl eval`: the pairwise flags, and one subcommand per benchmark.
+
+    Usage: add_arguments(sub.add_parser("eval"))
+    """
+    names = "|".join(BENCHMARKS)
+    parser.usage = f"judgerl eval [{names}] --model MODEL [--data DATA] [options]"
+    parser.description = (
+        "Evaluate a judge checkpoint. Without a benchmark: pairwise, judging samples in both answer "
+        f"orders (the flags below). `judgerl eval BENCHMARK --help` shows a benchmark's flags ({names})."
+    )
+    _add_pairwise_flags(parser, model_required=False)
+    sub = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", title="benchmarks")
+    for name, (text, add, _) in BENCHMARKS.items():
+        sub.add_parser(name, prog=f"judgerl eval {name}", help=text, description=text, build=_builder(add))  # type: ignore[call-arg]
+
+
+def _builder(target: str) -> Callable[[argparse.ArgumentParser], None]:
+    def build(parser: argparse.ArgumentParser) -> None:
+        resolve_dotted(target)(parser)  # type: ignore[operator]
+
+    return build
+
+
+def _add_common(parser: argparse.ArgumentParser, data_help: str, out_default: str) -> None:
+    from judgerl.eval.stage import EvalStage
+
+    add_config_flags(parser, EvalStage, ["model"], help={"model": "checkpoint folder or hub id"})
+    parser.add_argument("--data", help=data_help)
+    parser.add_argument("--out", help=f"output folder (default: {out_default})")
+    add_prompt_flags(parser)
+
+
+def _add_pairwise_flags(parser: argparse.ArgumentParser, model_required: bool = True) -> None:
+    from judgerl.data_prep.sources.formats import format_names
     from judgerl.eval.stage import EvalStage
     from judgerl.models.decoding_config import DecodingSpec
 
-    parser.usage = "judgerl eval [pairwise|rewardbench] --model MODEL [--data DATA] [options]"
-    parser.description = (
-        "Evaluate a judge checkpoint. pairwise (the default): judge samples in both answer orders. "
-        "rewardbench: RewardBench v1 (official or both-orders protocol) or v2, scored as the leaderboard."
+    add_config_flags(
+        parser,
+        EvalStage,
+        ["model"],
+        help={"model": "checkpoint folder or hub id"},
+        required=["model"] if model_required else [],
     )
-    parser.add_argument(
-        "benchmark",
-        nargs="?",
-        default="pairwise",
-        choices=["pairwise", "rewardbench"],
-        help="pairwise: judge samples in both orders (default); rewardbench: RewardBench v1 or v2",
-    )
-    add_config_flags(parser, EvalStage, ["model"], help={"model": "checkpoint folder or hub id"})
     parser.add_argument(
         "--data",
-        help="pairwise (required): judge-sample JSONL, llmbar:DIR, gsm8k:FILE, local:FILE, synthetic[:N_TEST]; "
-        "rewardbench: a RewardBench-column .jsonl/.json/.parquet file, a hub id, or llmbar:DIR "
-        "(default: allenai/reward-bench or allenai/reward-bench-2)",
+        help="a file or folder (.jsonl/.json/.parquet/.csv) in a known format, detected from its columns; "
+        "llmbar:PATH, gsm8k:FILE, judgebench:FILE, rmbench:FILE, local:PATH, synthetic[:N_TEST]",
     )
-    parser.add_argument("--out", help="output folder (default: runs/eval, rewardbench: runs/rewardbench)")
+    parser.add_argument(
+        "--format",
+        choices=["auto", *format_names()],
+        help="read --data in this format instead of detecting it",
+    )
+    parser.add_argument(
+        "--on-bad-row",
+        choices=["skip", "stop"],
+        default="stop",
+        help="a malformed row, a repeated id or a prompt longer than the model's context: stop (default) "
+        "or skip it and report it",
+    )
+    parser.add_argument("--out", help="output folder (default: runs/eval)")
     add_prompt_flags(parser)
     backend_help = (
         "generation backend (default hf); speculative and judge (AutoJudge) need --draft, judge also "
-        "--classifier; they decode greedily, one prompt at a time (pairwise only)"
+        "--classifier; they decode greedily, one prompt at a time"
     )
     add_config_flags(
         parser,
@@ -95,6 +168,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     add_config_flags(parser, EvalStage, ["temperature", "dtype"], defaults=True)
+    add_config_flags(
+        parser, EvalStage, [f for f in PAIRWISE_EXTRA if f in EvalStage.model_fields], defaults=True
+    )
+
+
+def add_pairwise_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `judgerl eval pairwise` (the same as `judgerl eval`'s own). Usage: add_pairwise_arguments(p)"""
+    _add_pairwise_flags(parser)
+
+
+def add_rewardbench_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `judgerl eval rewardbench`. Usage: add_rewardbench_arguments(p)"""
+    from judgerl.eval.rewardbench.stage import RewardBenchStage
+    from judgerl.eval.stage import EvalStage
+
+    _add_common(
+        parser,
+        "a RewardBench-column .jsonl/.json/.parquet file, a hub id, or llmbar:PATH "
+        "(default: allenai/reward-bench or allenai/reward-bench-2)",
+        "runs/rewardbench",
+    )
+    add_config_flags(parser, EvalStage, ["max_new_tokens", "batch_size", "max_samples"], defaults=True)
+    add_config_flags(parser, EvalStage, ["backend"], defaults=True, choices={"backend": ["hf", "vllm"]})
+    parser.add_argument("--seed", type=int, default=0)
+    add_config_flags(parser, EvalStage, ["temperature", "dtype"], defaults=True)
     group = parser.add_argument_group("rewardbench options")
     add_config_flags(group, RewardBenchStage, rewardbench_fields(), defaults=True, help=REWARDBENCH_HELP)
 
@@ -110,22 +208,11 @@ def rewardbench_fields() -> list[str]:
     return [*REWARDBENCH_HELP, *(f for f in rest if f not in {"kind", "data", "prompt", *SHARED})]
 
 
-def eval_data(spec: str) -> str | dict[str, Any]:
-    """The stage's `data` for a --data spec: synthetic[:N_TEST], llmbar:DIR, gsm8k:FILE, local:FILE or a path.
+def eval_data(spec: str, format: str | None = None, on_bad_row: str | None = None) -> str | dict[str, Any]:
+    """The stage's `data` for a --data spec (see cli.eval_data.eval_source). Usage: eval_data("llmbar:d")."""
+    from judgerl.cli.eval_data import eval_source
 
-    Usage: EvalStage(model=m, data=eval_data(args.data))
-
-    >>> eval_data("llmbar:data/llmbar"), eval_data("test.jsonl")
-    ({'kind': 'llmbar', 'dir_path': 'data/llmbar'}, 'test.jsonl')
-    """
-    kind, _, rest = spec.partition(":")
-    if kind == "synthetic":
-        return {"kind": "synthetic", "split": "test", "n_train": 1, "n_test": int(rest or 200)}
-    if kind == "llmbar" and rest:
-        return {"kind": "llmbar", "dir_path": rest}
-    if kind in ("gsm8k", "local") and rest:
-        return {"kind": kind, "path": rest}
-    return spec
+    return eval_source(spec, format, on_bad_row)
 
 
 def decoding(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -141,40 +228,74 @@ def decoding(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Evaluate a judge checkpoint (pairwise in both answer orders, or RewardBench) and print the table.
+    """Run the chosen benchmark (pairwise without one). Usage: judgerl eval --model CKPT --data test.jsonl"""
+    name = getattr(args, "benchmark", None) or "pairwise"
+    return int(resolve_dotted(BENCHMARKS[name][2])(args) or 0)  # type: ignore[operator]
 
-    Usage: judgerl eval --model runs/quickstart/sft/checkpoint --data runs/quickstart/data/test.jsonl
+
+def guarded(out: Path, what: str, fn: Callable[[], Any]) -> Any:
+    """Run `fn`; an unexpected error becomes one line, its traceback written to OUT/error.log (as `judgerl run`).
+
+    Usage: result = guarded(out, "judgerl eval", lambda: run_eval(stage, ctx))
     """
+    try:
+        return fn()
+    except JudgeRLError:
+        raise
+    except Exception as err:
+        log = out / "error.log"
+        write_text_atomic(log, traceback.format_exc())
+        text = " ".join(str(err).split())  # one line: a library's message may span several
+        text = text if len(text) <= 400 else text[:397] + "..."
+        raise JudgeRLError(f"{what}: {type(err).__name__}: {text} (traceback in {log})") from None
+
+
+def pairwise_stage(args: argparse.Namespace) -> Any:
+    """The EvalStage the pairwise flags describe (its `data` a source mapping). Usage: pairwise_stage(args)"""
     from pydantic import ValidationError
 
-    from judgerl.core.stage import StageContext
-    from judgerl.eval.stage import EvalStage, run_eval
+    from judgerl.eval.stage import EvalStage
 
-    if args.benchmark == "rewardbench":
-        if args.backend in ("speculative", "judge") or args.draft:
-            raise JudgeRLError(
-                "judgerl eval rewardbench: --backend hf or vllm (draft decoding is pairwise only)"
-            )
-        return rewardbench(args)
+    if args.model is None:
+        raise JudgeRLError("judgerl eval: --model is required")
     if args.data is None:
         raise JudgeRLError("judgerl eval pairwise: --data is required (e.g. --data llmbar:DIR)")
     try:
-        stage = EvalStage(
-            **config_values(args, (*SHARED, "both_orders")),
-            data=eval_data(args.data),
+        return EvalStage(
+            **config_values(args, (*SHARED, "both_orders", *PAIRWISE_EXTRA)),
+            data=eval_data(args.data, args.format, args.on_bad_row),
             prompt=prompt_spec(args),
             decoding=decoding(args),
         )
     except ValidationError as e:
         raise JudgeRLError(f"judgerl eval: {format_validation_error(e)}") from e
+
+
+def run_pairwise(args: argparse.Namespace) -> int:
+    """Judge samples in both answer orders and print the table.
+
+    Usage: judgerl eval --model runs/quickstart/sft/checkpoint --data runs/quickstart/data/test.jsonl
+    """
+    from judgerl.cli.eval_data import check_lengths, load_eval_samples, write_inputs
+    from judgerl.core.stage import StageContext
+    from judgerl.eval.stage import run_eval
+
+    stage = pairwise_stage(args)
     out = Path(args.out or "runs/eval")
-    result = run_eval(stage, StageContext(name="eval", out_dir=out, seed=args.seed))
+    samples, report = load_eval_samples(stage.data, stage.max_samples)  # type: ignore[arg-type]
+    template = getattr(stage, "chat_template", None)
+    samples = check_lengths(
+        samples, stage.model, prompt_spec(args), stage.max_new_tokens, args.on_bad_row, report, template
+    )
+    judged = stage.model_copy(update={"data": str(write_inputs(out, samples, report))})
+    ctx = StageContext(name="eval", out_dir=out, seed=args.seed)
+    result = guarded(out, "judgerl eval", lambda: run_eval(judged, ctx))
     print(Path(result.outputs["table"]).read_text())
     print(f"predictions and metrics under {out}/")
     return 0
 
 
-def rewardbench(args: argparse.Namespace) -> int:
+def run_rewardbench(args: argparse.Namespace) -> int:
     """`judgerl eval rewardbench`: RewardBench v1/v2 with leaderboard scoring; prints the table.
 
     Usage: judgerl eval rewardbench --model CKPT --version 2 --v2-mode ratings
@@ -182,18 +303,22 @@ def rewardbench(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from judgerl.core.stage import StageContext
-    from judgerl.eval.rewardbench.stage import RewardBenchStage, run_rewardbench
+    from judgerl.eval.rewardbench.stage import RewardBenchStage
+    from judgerl.eval.rewardbench.stage import run_rewardbench as run_stage
 
+    data: Any = None
+    if args.data is not None:
+        kind, sep, rest = args.data.partition(":")
+        data = {"kind": "llmbar", "path": rest} if kind == "llmbar" and sep and rest else args.data
     try:
         stage = RewardBenchStage(
-            **config_values(args, (*SHARED, *rewardbench_fields())),
-            data=None if args.data is None else eval_data(args.data),
-            prompt=prompt_spec(args),
+            **config_values(args, (*SHARED, *rewardbench_fields())), data=data, prompt=prompt_spec(args)
         )
     except ValidationError as e:
         raise JudgeRLError(f"judgerl eval rewardbench: {format_validation_error(e)}") from e
     out = Path(args.out or "runs/rewardbench")
-    result = run_rewardbench(stage, StageContext(name="rewardbench", out_dir=out, seed=args.seed))
+    ctx = StageContext(name="rewardbench", out_dir=out, seed=args.seed)
+    result = guarded(out, "judgerl eval rewardbench", lambda: run_stage(stage, ctx))
     print(Path(result.outputs["table"]).read_text())
     print(f"predictions, metrics, leaderboard.json and plots under {out}/")
     return 0

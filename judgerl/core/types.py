@@ -89,18 +89,73 @@ class JudgeSample:
 
     @classmethod
     def from_dict(cls, row: dict[str, Any]) -> JudgeSample:
-        """Inverse of `to_dict`; raises ValueError/KeyError on a malformed row."""
+        """Inverse of `to_dict`; raises ValueError/KeyError/TypeError on a malformed row.
+
+        Nothing is coerced to a string: an id must be a non-empty string or an int, the responses
+        strings, and every message an object with string `role` and `content`.
+        """
         return cls(
-            id=str(row["id"]),
-            source=str(row.get("source", "")),
-            conversation=[dict(m) for m in row["conversation"]],
-            response_a=str(row["response_a"]),
-            response_b=str(row["response_b"]),
+            id=sample_id(row["id"]),
+            source=_optional_text(row.get("source"), "source"),
+            conversation=[_message(i, m) for i, m in enumerate(_listed(row["conversation"]))],
+            response_a=_text(row["response_a"], "response_a"),
+            response_b=_text(row["response_b"], "response_b"),
             label=row["label"],
             strength=row.get("strength"),
-            subset=str(row.get("subset", "")),
-            metadata=dict(row.get("metadata") or {}),
+            subset=_optional_text(row.get("subset"), "subset"),
+            metadata=_mapping(row.get("metadata"), "metadata"),
         )
+
+
+def sample_id(value: Any) -> str:
+    """A sample id from a cell: a non-empty string, or an int (not a bool); anything else is ValueError.
+
+    >>> sample_id(7), sample_id("x-1")
+    ('7', 'x-1')
+    """
+    if isinstance(value, bool) or not isinstance(value, (str, int)) or value == "":
+        raise ValueError(f"id must be a non-empty string or an integer, got {_short(value)}")
+    return str(value)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be a string, got {_short(value)}")
+    return value
+
+
+def _optional_text(value: Any, what: str) -> str:
+    return "" if value is None else _text(value, what)
+
+
+def _mapping(value: Any, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} must be an object, got {_short(value)}")
+    return dict(value)
+
+
+def _listed(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise ValueError(f"conversation must be a list of messages, got {_short(value)}")
+    return value
+
+
+def _message(index: int, message: Any) -> dict[str, str]:
+    if not isinstance(message, dict):
+        raise ValueError(f"conversation message {index} is not an object: {_short(message)}")
+    for key in ("role", "content"):
+        if not isinstance(message.get(key), str):
+            raise ValueError(
+                f"conversation message {index} needs a string {key!r}, got {_short(message.get(key))}"
+            )
+    return dict(message)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from judgerl.core.config import StrictModel
 from judgerl.core.jsonl import write_json
@@ -14,6 +14,7 @@ from judgerl.core.samples import write_samples
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.core.types import JudgeSample
 from judgerl.data_prep.prompts import both_orders
+from judgerl.data_prep.sources.specs import SourceMapping, SyntheticSpec
 from judgerl.data_prep.synthetic import make_synthetic_splits
 
 log = get_logger("judgerl.data")
@@ -23,38 +24,38 @@ OUTPUTS = {"train": "train.jsonl", "test": "test.jsonl"}
 class PrepStage(StrictModel):
     """Recipe keys of a `prep` stage.
 
-    `source` is a mapping with a `kind`: synthetic (n_train, n_test, seed), local (path, columns),
-    llmbar (path, subsets), gsm8k (path, pairs_per_question), hub (name, split, preset).
-    A source without its own test split uses `test_source`, or holds out `test_fraction` of its
-    rows (by a seeded hash of the id, so the split never changes with row order).
+    `source` is a mapping with a `kind`, checked against that kind's typed spec when the recipe is
+    validated (judgerl.data_prep.sources.specs): synthetic (n_train, n_test, seed), local (path,
+    format or columns), llmbar (path), gsm8k (path, pairs_per_question), hub (name, split,
+    preset), rewardbench, rewardbench2, judgebench, rmbench (path). A source without its own test
+    split uses `test_source`, or holds out `test_fraction` of its rows (by a seeded hash of the
+    id, so the split never changes with row order).
     """
 
     kind: Literal["prep"] = "prep"
-    source: dict[str, Any]
-    test_source: dict[str, Any] | None = None
+    source: SourceMapping
+    test_source: SourceMapping | None = None
     test_fraction: float = Field(0.0, ge=0.0, lt=1.0)
     both_orders: bool = False
     on_bad_row: Literal["skip", "stop"] = "stop"
     max_train: int | None = Field(None, ge=1)
     max_test: int | None = Field(None, ge=1)
 
-    @field_validator("source", "test_source")
-    @classmethod
-    def _has_kind(cls, v: dict[str, Any] | None) -> dict[str, Any] | None:
-        if v is not None and "kind" not in v:
-            raise ValueError("a source needs a 'kind' (synthetic, local, llmbar, gsm8k or hub)")
-        return v
 
-
-def _load(spec: dict[str, Any], on_bad_row: str, seed: int) -> tuple[list[JudgeSample], dict[str, Any]]:
+def _load(spec: dict[str, Any], on_bad_row: str) -> tuple[list[JudgeSample], dict[str, Any]]:
     from judgerl.data_prep.sources import load_source
 
     spec = dict(spec)
-    spec.setdefault("on_bad_row", on_bad_row)
+    if spec["kind"] != "synthetic":
+        spec.setdefault("on_bad_row", on_bad_row)
     result = load_source(spec)
-    stats = {"rows": len(result.samples), "skipped": len(result.skipped)}
+    stats: dict[str, Any] = {"rows": len(result.samples), "skipped": len(result.skipped)}
+    if result.formats:
+        stats["formats"] = dict(result.formats)
     if result.skipped:
         stats["skipped_examples"] = [{"index": i, "reason": r} for i, r in result.skipped[:20]]
+    if result.not_pairable:
+        stats["not_pairable"] = len(result.not_pairable)
     log.info(result.summary())
     return result.samples, stats
 
@@ -73,20 +74,17 @@ def run_prep(stage: PrepStage, ctx: StageContext) -> StageResult:
     """
     stats: dict[str, Any] = {}
     src = stage.source
-    if src["kind"] == "synthetic":
-        extra = set(src) - {"kind", "n_train", "n_test", "seed"}
-        if extra:
-            raise ValueError(f"synthetic source: unknown keys {sorted(extra)} (known: n_train, n_test, seed)")
-        splits = make_synthetic_splits(
-            int(src.get("n_train", 4000)), int(src.get("n_test", 200)), int(src.get("seed", ctx.seed))
-        )
+    if src["kind"] == "synthetic" and stage.test_source is None:
+        spec = SyntheticSpec.model_validate(src)
+        seed = ctx.seed if spec.seed is None else spec.seed
+        splits = make_synthetic_splits(spec.n_train, spec.n_test, seed)
         train, test = splits.train, splits.test
         stats["source"] = {"rows": len(train) + len(test), "skipped": 0}
     else:
-        rows, stats["source"] = _load(src, stage.on_bad_row, ctx.seed)
+        rows, stats["source"] = _load(src, stage.on_bad_row)
         if stage.test_source is not None:
             train = rows
-            test, stats["test_source"] = _load(stage.test_source, stage.on_bad_row, ctx.seed)
+            test, stats["test_source"] = _load(stage.test_source, stage.on_bad_row)
         else:
             test = [s for s in rows if _held_out(s.id, ctx.seed, stage.test_fraction)]
             train = [s for s in rows if not _held_out(s.id, ctx.seed, stage.test_fraction)]
@@ -105,5 +103,10 @@ def run_prep(stage: PrepStage, ctx: StageContext) -> StageResult:
     log.info(f"data: {len(train)} train rows, {len(test)} test rows")
     return StageResult(
         outputs={k: str(ctx.path(v)) for k, v in OUTPUTS.items()},
-        metrics={"train_rows": len(train), "test_rows": len(test), "skipped": stats["source"]["skipped"]},
+        metrics={
+            "train_rows": len(train),
+            "test_rows": len(test),
+            "skipped": stats["source"]["skipped"],
+            "format": ", ".join(sorted(set(stats["source"].get("formats", {}).values()))) or src["kind"],
+        },
     )

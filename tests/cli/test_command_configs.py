@@ -70,21 +70,32 @@ def test_every_probe_train_key_has_a_flag() -> None:
     assert (set(ProbeTrainConfig.model_fields) - {"train"}) | set(TrainSpec.model_fields) <= dests
 
 
-def test_eval_flags_build_the_eval_stage(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_eval_flags_build_the_eval_stage() -> None:
+    from judgerl.cli.eval import pairwise_stage
     from judgerl.eval import stage as eval_stage
     from judgerl.models.decoding_config import DecodingSpec
 
-    seen = _capture(monkeypatch, eval_stage, "run_eval")
-    assert main(["eval", "--model", "m", "--data", "t.jsonl"]) == 2
-    assert seen["stage"] == eval_stage.EvalStage(
-        model="m", data="t.jsonl", prompt=PromptSpec(), max_new_tokens=512, batch_size=32
+    parser = build_parser()
+    stage = pairwise_stage(parser.parse_args(["eval", "--model", "m", "--data", "t.jsonl"]))
+    assert stage == eval_stage.EvalStage(
+        model="m",
+        data={"kind": "local", "path": "t.jsonl", "on_bad_row": "stop"},
+        prompt=PromptSpec(),
+        max_new_tokens=512,
+        batch_size=32,
     )
     argv = ["eval", "--model", "m", "--data", "llmbar:d", "--one-order", "--backend", "speculative"]
-    assert main([*argv, "--draft", "dr", "--max-samples", "5", "--instruction", "compact"]) == 2
-    stage = seen["stage"]
-    assert stage.data == {"kind": "llmbar", "dir_path": "d"} and stage.both_orders is False
+    argv += ["--draft", "dr", "--max-samples", "5", "--instruction", "compact", "--on-bad-row", "skip"]
+    stage = pairwise_stage(parser.parse_args(argv))
+    assert stage.data == {"kind": "llmbar", "path": "d", "on_bad_row": "skip"} and stage.both_orders is False
     assert stage.decoding == DecodingSpec(draft="dr", window=16) and stage.max_samples == 5
     assert stage.prompt == PromptSpec(instruction="compact")
+    same = pairwise_stage(parser.parse_args(["eval", "pairwise", "--model", "m", "--data", "x.csv"]))
+    assert same.data == {"kind": "local", "path": "x.csv", "on_bad_row": "stop"}
+    forced = pairwise_stage(
+        parser.parse_args(["eval", "--model", "m", "--data", "x.json", "--format", "llmbar"])
+    )
+    assert forced.data["format"] == "llmbar"
 
 
 def test_eval_rewardbench_flags_keep_the_command_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

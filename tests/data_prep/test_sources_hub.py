@@ -263,18 +263,22 @@ def test_load_source_hub_and_local(tmp_path):
 
 def test_load_source_errors():
     with pytest.raises(
-        ValueError, match=r"unknown source kind 'nope'; known kinds: \['gsm8k', 'hub', 'llmbar', 'local'"
+        ValueError, match=r"unknown source kind 'nope'; known kinds: \['gsm8k', 'hub', 'judgebench', 'llmbar'"
     ):
         load_source({"kind": "nope"})
     with pytest.raises(ValueError, match="needs a 'kind'"):
         load_source({"path": "x"})
-    with pytest.raises(ValueError, match=r"unknown option\(s\) \['colums'\]"):
+    with pytest.raises(ValueError, match=r"source.colums: unknown key"):
         load_source({"kind": "local", "path": "x.jsonl", "colums": {}})
-    with pytest.raises(ValueError, match=r"needs option\(s\) \['dir_path'\]"):
+    with pytest.raises(ValueError, match=r"source.path: required key is missing"):
         load_source({"kind": "llmbar"})
+    with pytest.raises(ValueError, match=r"source.n_test = 0: Input should be greater than or equal to 1"):
+        load_source({"kind": "synthetic", "n_test": 0})
     SOURCE_LOADERS.add("fake", lambda n=1: LoadResult("fake"))
     try:
         assert load_source({"kind": "fake", "n": 2}).summary() == "fake: 0 rows, 0 skipped"
+        with pytest.raises(ValueError, match=r"source kind 'fake' got unknown option\(s\) \['m'\]"):
+            load_source({"kind": "fake", "m": 2})
     finally:
         SOURCE_LOADERS.remove("fake")
     with pytest.raises(ValueError, match="source kind 'local' is already registered"):

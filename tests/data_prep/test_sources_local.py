@@ -176,9 +176,9 @@ def test_mapping_errors_are_clear(tmp_path):
 def test_file_errors(tmp_path):
     with pytest.raises(DataError, match="no such file"):
         load_local(tmp_path / "missing.jsonl")
-    (tmp_path / "x.csv").write_text("a,b\n")
+    (tmp_path / "x.txt").write_text("a,b\n")
     with pytest.raises(DataError, match="unsupported file type"):
-        load_local(tmp_path / "x.csv")
+        load_local(tmp_path / "x.txt")
     (tmp_path / "d.json").write_text('{"rows": []}')
     with pytest.raises(DataError, match="expected a JSON list"):
         load_local(tmp_path / "d.json")

@@ -124,4 +124,10 @@ def test_cli_eval_keeps_pairwise_as_the_default_and_explains_a_missing_data(
         main(["eval", "--help"])
     assert e.value.code == 0
     text = capsys.readouterr().out
-    assert "judgerl eval [pairwise|rewardbench]" in text and "--protocol {official,both-orders}" in text
+    assert "judgerl eval [pairwise|rewardbench" in text and "--format" in text
+    # each benchmark's --help shows its own flags (issue 15: it printed the pairwise ones)
+    with pytest.raises(SystemExit) as e:
+        main(["eval", "rewardbench", "--help"])
+    assert e.value.code == 0
+    text = capsys.readouterr().out
+    assert "--protocol {official,both-orders}" in text and "--one-order" not in text

@@ -52,7 +52,8 @@ class LoadResult:
     """The samples a source produced, plus every row it did not turn into a sample and why.
 
     `skipped` holds malformed rows (index, reason); `not_pairable` holds well-formed rows that
-    cannot become a pair (ties, a question with no correct/incorrect solution pair).
+    cannot become a pair (ties, a question with no correct/incorrect solution pair). `formats`
+    names the format each file was read as (file -> format), for loaders that detect it.
 
     >>> LoadResult("llmbar").summary()
     'llmbar: 0 rows, 0 skipped'
@@ -62,6 +63,7 @@ class LoadResult:
     samples: list[JudgeSample] = field(default_factory=list)
     skipped: list[tuple[int, str]] = field(default_factory=list)
     not_pairable: list[tuple[int, str]] = field(default_factory=list)
+    formats: dict[str, str] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -82,6 +84,7 @@ class LoadResult:
         self.samples.extend(other.samples)
         self.skipped.extend((i, f"{tag}{reason}") for i, reason in other.skipped)
         self.not_pairable.extend((i, f"{tag}{reason}") for i, reason in other.not_pairable)
+        self.formats.update(other.formats)
 
 
 def check_on_bad_row(on_bad_row: str) -> None:

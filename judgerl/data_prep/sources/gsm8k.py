@@ -19,7 +19,7 @@ from judgerl.data_prep.sources.base import (
     make_pair,
     user_turn,
 )
-from judgerl.data_prep.sources.local import read_rows
+from judgerl.data_prep.sources.readers import read_rows
 
 SOURCE = "gsm8k"
 # The model keys the released file carries; any other key whose value is {is_correct, solution}

@@ -1,48 +1,29 @@
-"""Local files (.jsonl, .json, .parquet) into JudgeSample rows."""
+"""Local files and folders (.jsonl, .json, .parquet, .csv) into JudgeSample rows, in a detected or mapped format.
+
+Without a column mapping each file's format is detected from its columns (formats.FORMATS: LLMBar,
+RewardBench v1/v2, TRL's preference formats, HelpSteer2, Skywork, hh-rlhf, JudgeBench, RM-Bench,
+Think-J alpaca, judgerl's own rows, ...) or forced with `format`; with `columns` the file's columns
+are mapped to judgerl's fields (columns.py). A folder is read file by file (recursively, sorted);
+an id repeated in another file is a bad row like one repeated within a file.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from judgerl.core.errors import DataError
-from judgerl.data_prep.sources.base import BadRow, LoadResult, OnBadRow, check_on_bad_row, convert_rows
-from judgerl.data_prep.sources.columns import judgerl_row_fn, mapped_row_fn
+from judgerl.data_prep.sources.base import LoadResult, OnBadRow, check_on_bad_row, convert_rows
+from judgerl.data_prep.sources.columns import StrengthSign, mapped_row_fn
+from judgerl.data_prep.sources.formats import AUTO, FORMATS, FormatOptions, detect_format, load_format
+from judgerl.data_prep.sources.readers import SUFFIXES, data_files, read_rows
 
-LOCAL_SUFFIXES: tuple[str, ...] = (".jsonl", ".json", ".parquet")
+LOCAL_SUFFIXES: tuple[str, ...] = SUFFIXES
+MAPPED = "mapped"
 
-
-def read_rows(path: str | os.PathLike[str]) -> list[Any]:
-    """The raw rows of a .jsonl, .json (a list, or {"data": [...]}) or .parquet file.
-
-    A JSONL line that is not valid JSON becomes a BadRow, so the loader reports it by index
-    (blank lines are not rows). Usage: rows = read_rows("pairs.parquet")
-    """
-    file = Path(path)
-    if not file.is_file():
-        raise DataError(f"{file}: no such file")
-    suffix = file.suffix.lower()
-    if suffix == ".jsonl":
-        return _read_jsonl(file)
-    if suffix == ".json":
-        with open(file, encoding="utf-8") as f:
-            try:
-                data = json.load(f)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{file}: not valid JSON ({exc})") from exc
-        if isinstance(data, dict) and isinstance(data.get("data"), list):
-            return data["data"]
-        if isinstance(data, list):
-            return data
-        raise DataError(f'{file}: expected a JSON list of objects or {{"data": [...]}}')
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        return pq.read_table(file).to_pylist()
-    raise DataError(f"{file}: unsupported file type {suffix!r}; use one of {list(LOCAL_SUFFIXES)}")
+__all__ = ["LOCAL_SUFFIXES", "MAPPED", "load_local", "read_rows"]
 
 
 def load_local(
@@ -53,39 +34,80 @@ def load_local(
     *,
     label: str | None = None,
     swap_seed: int | None = None,
+    format: str = AUTO,
+    label_map: Mapping[Any, str] | None = None,
+    strength_map: Mapping[Any, int] | None = None,
+    strength_sign: StrengthSign = "signed",
 ) -> LoadResult:
-    """Load judge samples from a local .jsonl, .json or .parquet file.
+    """Load judge samples from a local file or folder, in a detected, named or mapped format.
 
-    Without `columns` the rows are judgerl's own format (JudgeSample.to_dict). `columns` maps
-    judgerl fields to file columns (see columns.MAPPABLE_FIELDS): `question` (a string, one user
-    turn) or `conversation` (messages), `response_a`, `response_b`, and the label as a column or
-    as the constant `label`. For a chosen/rejected file map response_a to chosen, response_b to
-    rejected and pass label="a"; `swap_seed` then flips each row's positions by a seeded per-row
-    hash (deterministic, independent of row order) so about half the labels become 'b'.
-    `source_name` defaults to the file's stem.
+    `format` is "auto" (detect each file's format from its columns), a name in formats.FORMATS,
+    or "judgerl". `columns` maps judgerl fields to file columns instead (see
+    columns.MAPPABLE_FIELDS): `question` (a string, one user turn) or `conversation` (messages),
+    `response_a`, `response_b`, and the label as a column (read through `label_map` when given)
+    or as the constant `label`; a strength column is read through `strength_map` and
+    `strength_sign`. For a chosen/rejected file map response_a to chosen, response_b to rejected
+    and pass label="a"; `swap_seed` then flips each row's positions by a seeded per-row hash so
+    about half the labels become 'b' (a detected chosen/rejected format does so with seed 0
+    unless told otherwise). `source_name` defaults to the format's source or the file's stem.
+    `result.formats` names each file's format.
 
     Usage: load_local("prefs.parquet", {"question": "prompt", "response_a": "chosen",
                                         "response_b": "rejected"}, label="a", swap_seed=0)
+           load_local("LLMBar/Dataset")               # every file, format detected
     """
     check_on_bad_row(on_bad_row)
-    source = source_name or Path(path).stem
-    if columns is None:
-        if label is not None:
-            raise ValueError("a constant label needs a column mapping (columns=...)")
-        row_fn = judgerl_row_fn(source, swap_seed)
-    else:
-        row_fn = mapped_row_fn(columns, source, label=label, swap_seed=swap_seed)
-    return convert_rows(source, read_rows(path), row_fn, on_bad_row)
+    mapping_keys = label is not None or label_map is not None or strength_map is not None
+    if columns is None and mapping_keys:
+        raise ValueError("label, label_map and strength_map need a column mapping (columns=...)")
+    if columns is not None and format not in (AUTO, MAPPED):
+        raise ValueError(f"give either a format ({format!r}) or a column mapping (columns=...), not both")
+    if format not in (AUTO, MAPPED, *FORMATS):
+        raise ValueError(f"unknown format {format!r}; known formats: {', '.join([AUTO, *FORMATS])}")
+    root = Path(path)
+    files = data_files(root)
+    folder = root if root.is_dir() else None
+    options = FormatOptions(on_bad_row, source_name, swap_seed, swap_seed is not None, folder)
+    result = LoadResult(source_name or root.stem)
+    seen: dict[str, str] = {}
+    for file in files:
+        where = str(file.relative_to(folder)) if folder is not None else file.name
+        rows = read_rows(file)
+        if columns is not None:
+            name = MAPPED
+            row_fn = mapped_row_fn(
+                columns,
+                source_name or file.stem,
+                label=label,
+                swap_seed=swap_seed,
+                label_map=label_map,
+                strength_map=strength_map,
+                strength_sign=strength_sign,
+            )
+            part = convert_rows(source_name or file.stem, rows, row_fn, on_bad_row)
+        else:
+            name = detect_format(rows, str(file)) if format == AUTO else format
+            part = load_format(name, file, rows, options)
+        part.formats = {str(file): name}
+        if len(files) == 1:
+            result.source = part.source
+        _check_ids_across_files(part, where, seen, on_bad_row)
+        result.extend(part, prefix=where if folder is not None else "")
+    return result
 
 
-def _read_jsonl(file: Path) -> list[Any]:
-    rows: list[Any] = []
-    with open(file, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                rows.append(BadRow(f"line {line_no} is not valid JSON ({exc.msg})"))
-    return rows
+def _check_ids_across_files(part: LoadResult, where: str, seen: dict[str, str], on_bad_row: OnBadRow) -> None:
+    """Drop (or, with "stop", refuse) samples whose id an earlier file of the same folder already used."""
+    kept = []
+    for position, sample in enumerate(part.samples):
+        if sample.id in seen and seen[sample.id] != where:
+            reason = f"duplicate id {sample.id!r} (first seen in {seen[sample.id]})"
+            if on_bad_row == "stop":
+                raise DataError(
+                    f"{where}: sample {position}: {reason} (set on_bad_row: skip to skip bad rows)"
+                )
+            part.skipped.append((position, reason))
+            continue
+        seen[sample.id] = where
+        kept.append(sample)
+    part.samples = kept

@@ -91,7 +91,7 @@ def split_helpsteer2_prompt(prompt: Any) -> list[dict[str, str]]:
     return as_conversation(messages) if len(messages) > 1 else user_turn(prompt)
 
 
-def _pair(
+def preference_pair(
     source: str,
     swap_seed: int | None,
     sample_id: str,
@@ -102,6 +102,10 @@ def _pair(
     subset: str = "",
     metadata: dict[str, Any] | None = None,
 ) -> JudgeSample:
+    """A chosen/rejected pair placed by a seeded per-row coin (`swap_seed`; None: chosen in (a)).
+
+    Identical responses are not pairable. Usage: preference_pair("s", 0, "id1", conv, "good", "bad")
+    """
     if chosen == rejected:
         raise NotPairable("identical responses")
     return make_pair(
@@ -188,7 +192,7 @@ def skywork_preference(source: str, swap_seed: int | None) -> RowFn:
             _messages(row["chosen"], "chosen"), _messages(row["rejected"], "rejected")
         )
         subset = row.get("source")
-        return _pair(
+        return preference_pair(
             source,
             swap_seed,
             f"{source}-{index:06d}",
@@ -208,7 +212,7 @@ def hh_rlhf(source: str, swap_seed: int | None) -> RowFn:
         conversation, chosen, rejected = _split_final_response(
             split_hh_dialogue(row["chosen"]), split_hh_dialogue(row["rejected"])
         )
-        return _pair(source, swap_seed, f"{source}-{index:06d}", conversation, chosen, rejected)
+        return preference_pair(source, swap_seed, f"{source}-{index:06d}", conversation, chosen, rejected)
 
     return row_fn
 
@@ -223,7 +227,7 @@ def hh_rlhf_strength(source: str, swap_seed: int | None) -> RowFn:
         conversation, chosen, rejected = _split_final_response(
             _turn_list(row["chosen"], "chosen"), _turn_list(row["rejected"], "rejected")
         )
-        return _pair(
+        return preference_pair(
             source,
             swap_seed,
             f"{source}-{index:06d}",
@@ -242,7 +246,7 @@ def reward_bench(source: str, swap_seed: int | None) -> RowFn:
 
     def row_fn(index: int, row: dict[str, Any]) -> JudgeSample:
         metadata = {k: row[k] for k in ("chosen_model", "rejected_model") if isinstance(row.get(k), str)}
-        return _pair(
+        return preference_pair(
             source,
             swap_seed,
             str(row["id"]),

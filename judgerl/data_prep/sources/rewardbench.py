@@ -43,7 +43,7 @@ from judgerl.data_prep.sources.base import (
     make_pair,
     user_turn,
 )
-from judgerl.data_prep.sources.local import read_rows
+from judgerl.data_prep.sources.readers import read_rows
 
 V1_HUB = "allenai/reward-bench"
 V1_SPLIT = "filtered"
