@@ -31,16 +31,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, ValidationInfo, field_validator, model_serializer
 
 from judgerl.core.config import StrictModel
 from judgerl.core.jsonl import write_json, write_jsonl, write_text_atomic
 from judgerl.core.logging import get_logger
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.prompts import PromptSpec
+from judgerl.eval.logprob import Scoring, check_scoring, drop_default_scoring, with_scoring
 from judgerl.eval.pairwise import judge_samples
 from judgerl.eval.rewardbench.data import load_v1, load_v2
 from judgerl.eval.rewardbench.report import (
@@ -53,6 +53,7 @@ from judgerl.eval.rewardbench.resumable import generate_resumable
 from judgerl.eval.rewardbench.scoring import V1_EXAMPLE_COUNTS
 from judgerl.eval.rewardbench.v1 import official_layout, prediction_row, score_both_orders, score_official
 from judgerl.eval.rewardbench.v2 import score_v2, v2_requests
+from judgerl.eval.stage_clock import StageClock, TimedGenerator
 
 log = get_logger("judgerl.eval")
 OUTPUTS = {
@@ -95,6 +96,19 @@ class RewardBenchStage(StrictModel):
     max_model_len: int | None = Field(None, ge=1)
     on_bad_row: Literal["skip", "stop"] = "stop"
     plots: bool = True
+    scoring: Scoring = "generate"
+
+    @field_validator("scoring")
+    @classmethod
+    def _scoring_fits(cls, value: str, info: ValidationInfo) -> str:
+        check_scoring(value, info.data.get("backend", "hf"))
+        if value == "logprob" and info.data.get("version") == 2:
+            raise ValueError("scoring: 'logprob' reads the pairwise verdict sentence: RewardBench v1 only")
+        return value
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return drop_default_scoring(handler(self))
 
 
 def generator_kwargs(stage: RewardBenchStage, seed: int) -> dict[str, Any]:
@@ -157,14 +171,18 @@ def run_rewardbench(stage: RewardBenchStage, ctx: StageContext, generator: Any =
     if not n_examples:
         raise ValueError(f"rewardbench v{stage.version}: no examples in {info['data']}")
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
-    partial = ctx.path(f"predictions.partial.{_run_tag(stage, spec, order_seed, ctx.seed)}.jsonl")
+    tag = _run_tag(stage, spec, order_seed, ctx.seed)
+    partial = ctx.path(f"predictions.partial.{tag}.jsonl")
     if not ctx.resume:
-        for old in ctx.out_dir.glob("predictions.partial.*.jsonl"):
+        for old in ctx.out_dir.glob("predictions.partial.*"):
             old.unlink()
+    # judging seconds summed over every attempt of the stage, not only the resumed one
+    clock = StageClock(ctx.path(f"predictions.partial.{tag}.seconds.json"), ctx.resume)
     if generator is None:
         generator = make_generator(stage.backend, stage.model, **generator_kwargs(stage, ctx.seed))
+    generator = with_scoring(generator, stage.scoring, spec)
     chunk = max(128, stage.batch_size)
-    start = time.time()
+    generator = TimedGenerator(generator, clock)
     if stage.version == 1:
         both = stage.protocol == "both-orders"
         inputs = samples if both else official_layout(samples, order_seed)
@@ -181,7 +199,7 @@ def run_rewardbench(stage: RewardBenchStage, ctx: StageContext, generator: Any =
         scores, predictions = score_v2(items, completions, stage.v2_mode, order_seed)
         n_generated = len(requests)
         protocol = stage.v2_mode
-    seconds = time.time() - start
+    seconds = clock.total()
     model_name = stage.model_name or stage.model
     metrics: dict[str, Any] = {
         "benchmark": "rewardbench",
@@ -209,6 +227,7 @@ def run_rewardbench(stage: RewardBenchStage, ctx: StageContext, generator: Any =
         "n_generated": n_generated,
         **scores,
         "seconds": round(seconds, 1),
+        "judging_attempts": clock.attempt,
     }
     if stage.version == 1:
         metrics["example_counts"] = V1_EXAMPLE_COUNTS
@@ -221,6 +240,7 @@ def run_rewardbench(stage: RewardBenchStage, ctx: StageContext, generator: Any =
     if stage.plots:
         plot_sections(metrics, ctx.path(OUTPUTS["plots"]))
     partial.unlink(missing_ok=True)
+    clock.finish()
     log.info(f"{ctx.name}: {n_generated} judgements of {n_examples} examples in {seconds:.1f} s\n{table}")
     summary = {"overall": metrics["overall"], "version": stage.version, "protocol": protocol}
     if stage.version == 1:

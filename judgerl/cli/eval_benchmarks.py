@@ -1,0 +1,93 @@
+"""`judgerl eval judgebench` and `judgerl eval rmbench`: a judge checkpoint on JudgeBench or RM-Bench.
+
+    judgerl eval judgebench --model runs/x/sft/checkpoint --data judgebench/gpt.jsonl
+    judgerl eval rmbench --model runs/x/sft/checkpoint --data rm-bench/total_dataset.json --one-order
+
+Each `add_*_arguments(parser)` gives a parser of its own every flag of its command; the flags are
+derived from the stage's typed config (JudgeBenchStage, RMBenchStage), so a new stage key is a
+new flag. `run_*(args)` validates them into the stage config, runs it and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from judgerl.cli.common import add_prompt_flags, prompt_spec
+from judgerl.cli.config_flags import add_config_flags, config_values
+from judgerl.core.config import format_validation_error
+from judgerl.core.errors import JudgeRLError
+
+HELP = {
+    "model": "checkpoint folder or hub id",
+    "model_name": "model name written to metrics.json (default: --model)",
+    "both_orders": "judge each pair once (JudgeBench: the file's order; RM-Bench: a seeded coin per pair)",
+    "backend": "generation backend: hf (default) or vllm",
+    "tensor_parallel_size": "vLLM tensor parallel size",
+}
+_BY_HAND = {"kind", "prompt"}
+
+
+def _add_arguments(parser: argparse.ArgumentParser, config: type[Any], name: str, data_help: str) -> None:
+    parser.description = parser.description or f"Evaluate a judge checkpoint on {name}."
+    add_config_flags(parser, config, ["model", "data"], help={**HELP, "data": data_help})
+    parser.add_argument("--out", help=f"output folder (default: runs/{name.lower().replace('-', '')})")
+    add_prompt_flags(parser)
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (and the default order seed)")
+    rest = [f for f in config.model_fields if f not in {*_BY_HAND, "model", "data"}]
+    add_config_flags(parser, config, rest, defaults=True, help=HELP, negated={"both_orders": "--one-order"})
+
+
+def _run(args: argparse.Namespace, config: type[Any], run_fn: Any, command: str, out: str) -> int:
+    from pydantic import ValidationError
+
+    from judgerl.core.stage import StageContext
+
+    fields = [f for f in config.model_fields if f not in _BY_HAND]
+    try:
+        stage = config(**config_values(args, fields), prompt=prompt_spec(args))
+    except ValidationError as e:
+        raise JudgeRLError(f"judgerl eval {command}: {format_validation_error(e)}") from e
+    folder = Path(args.out or out)
+    result = run_fn(stage, StageContext(name=command, out_dir=folder, seed=args.seed))
+    print(Path(result.outputs["table"]).read_text())
+    print(f"predictions and metrics under {folder}/")
+    return 0
+
+
+def add_judgebench_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every flag of `judgerl eval judgebench`.
+
+    Usage: add_judgebench_arguments(sub.add_parser("judgebench"))
+    """
+    from judgerl.eval.judgebench.stage import JudgeBenchStage
+
+    _add_arguments(parser, JudgeBenchStage, "JudgeBench", "JudgeBench .jsonl/.json/.parquet file (required)")
+
+
+def run_judgebench(args: argparse.Namespace) -> int:
+    """`judgerl eval judgebench`: score a judge as JudgeBench's script does; prints the table.
+
+    Usage: judgerl eval judgebench --model CKPT --data judgebench.jsonl
+    """
+    from judgerl.eval.judgebench.stage import JudgeBenchStage, run_judgebench
+
+    return _run(args, JudgeBenchStage, run_judgebench, "judgebench", "runs/judgebench")
+
+
+def add_rmbench_arguments(parser: argparse.ArgumentParser) -> None:
+    """Every flag of `judgerl eval rmbench`. Usage: add_rmbench_arguments(sub.add_parser("rmbench"))"""
+    from judgerl.eval.rmbench.stage import RMBenchStage
+
+    _add_arguments(parser, RMBenchStage, "RM-Bench", "RM-Bench .jsonl/.json/.parquet file (required)")
+
+
+def run_rmbench(args: argparse.Namespace) -> int:
+    """`judgerl eval rmbench`: easy / normal / hard accuracy per domain; prints the table.
+
+    Usage: judgerl eval rmbench --model CKPT --data total_dataset.json
+    """
+    from judgerl.eval.rmbench.stage import RMBenchStage, run_rmbench
+
+    return _run(args, RMBenchStage, run_rmbench, "rmbench", "runs/rmbench")

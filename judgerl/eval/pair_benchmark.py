@@ -1,0 +1,240 @@
+"""What the JudgeBench and RM-Bench stages share: their config keys, judging in both orders with
+resumable predictions and a clock over attempts, the per-pair vote, and the results files.
+
+The vote is JudgeBench's rule: each decision on a pair scores +1 when it picks the better response,
+-1 when it picks the other one and 0 when it is unreadable (judgerl's parser reads no tie, so a
+tie is unreadable too); the pair is won when the sum over its judged orders is positive. In one
+order a pair is won exactly when its one verdict is right.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import Field, SerializerFunctionWrapHandler, ValidationInfo, field_validator, model_serializer
+
+from judgerl.core.config import StrictModel
+from judgerl.core.jsonl import write_json, write_jsonl, write_text_atomic
+from judgerl.core.stage import StageContext
+from judgerl.core.types import Judgement, JudgeSample
+from judgerl.data_prep.prompts import PromptSpec
+from judgerl.data_prep.sources.base import LoadResult
+from judgerl.eval.logprob import Scoring, check_scoring, drop_default_scoring, with_scoring
+from judgerl.eval.pairwise import judge_samples, judgement_row
+from judgerl.eval.stage_clock import StageClock, TimedGenerator
+
+OUTPUTS = {"metrics": "metrics.json", "predictions": "predictions.jsonl", "table": "table.md"}
+_NOT_IN_TAG = {"batch_size", "model_name", "on_bad_row"}
+
+
+class PairBenchmarkStage(StrictModel):
+    """Recipe keys shared by the `judgebench` and `rmbench` stages.
+
+    `data`: the benchmark's .jsonl/.json/.parquet file. `both_orders: false` judges each pair once
+    (JudgeBench: in the file's order; RM-Bench: chosen in (a) or (b) by a seeded coin per pair).
+    `max_samples` keeps the first N pairs (JudgeBench) or prompts (RM-Bench).
+    """
+
+    model: str
+    model_name: str | None = None
+    data: str
+    prompt: PromptSpec | None = None
+    both_orders: bool = True
+    max_new_tokens: int = Field(1024, ge=1)
+    temperature: float = Field(0.0, ge=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    batch_size: int = Field(32, ge=1)
+    max_samples: int | None = Field(None, ge=1)
+    backend: Literal["hf", "vllm"] = "hf"
+    dtype: str = "auto"
+    tensor_parallel_size: int = Field(1, ge=1)
+    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
+    max_model_len: int | None = Field(None, ge=1)
+    on_bad_row: Literal["skip", "stop"] = "stop"
+    scoring: Scoring = "generate"
+
+    @field_validator("scoring")
+    @classmethod
+    def _scoring_fits(cls, value: str, info: ValidationInfo) -> str:
+        check_scoring(value, info.data.get("backend", "hf"))
+        return value
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return drop_default_scoring(handler(self))
+
+
+@dataclass
+class JudgedRun:
+    """The judgements of a benchmark stage and how they were made (for metrics.json)."""
+
+    judgements: list[Judgement]
+    header: dict[str, Any]
+    seconds: float
+    attempts: int
+
+
+def pct(x: Any) -> str:
+    """A fraction as a percent with one decimal, "-" for None. Usage: pct(0.5) -> '50.0'"""
+    return "-" if x is None else f"{100 * float(x):.1f}"
+
+
+def decision_score(j: Judgement) -> int:
+    """+1 for a right verdict, -1 for a wrong one, 0 for an unreadable one. Usage: decision_score(j)."""
+    if not j.verdict.ok:
+        return 0
+    return 1 if j.correct else -1
+
+
+def pair_votes(judgements: list[Judgement]) -> dict[str, int]:
+    """The sum of `decision_score` over each pair's judged orders, by sample id (first-seen order).
+
+    Usage: won = {sid for sid, v in pair_votes(judgements).items() if v > 0}
+    """
+    votes: dict[str, int] = defaultdict(int)
+    for j in judgements:
+        votes[j.sample_id] += decision_score(j)
+    return dict(votes)
+
+
+def load_info(result: LoadResult, data: str) -> dict[str, Any]:
+    """What was read and what was not, for metrics.json.
+
+    Usage: metrics.update(load_info(result, stage.data))
+    """
+    info: dict[str, Any] = {
+        "data": data,
+        "n_skipped_rows": len(result.skipped),
+        "n_not_pairable": len(result.not_pairable),
+    }
+    if result.skipped:
+        info["skipped_rows"] = [{"index": i, "reason": r} for i, r in result.skipped[:20]]
+    if result.not_pairable:
+        info["not_pairable_rows"] = [{"index": i, "reason": r} for i, r in result.not_pairable[:20]]
+    return info
+
+
+def _generator_kwargs(stage: PairBenchmarkStage, seed: int) -> dict[str, Any]:
+    if stage.backend == "hf":
+        return {"dtype": stage.dtype}
+    return {
+        "dtype": stage.dtype,
+        "tensor_parallel_size": stage.tensor_parallel_size,
+        "gpu_memory_utilization": stage.gpu_memory_utilization,
+        "max_model_len": stage.max_model_len,
+        "seed": seed,
+    }
+
+
+def run_tag(stage: PairBenchmarkStage, spec: PromptSpec, order_seed: int | None, sampling_seed: int) -> str:
+    """A short hash of everything that decides the prompts and completions (names the partial file).
+
+    Usage: partial = ctx.path(f"predictions.partial.{run_tag(stage, spec, 0, ctx.seed)}.jsonl")
+    """
+    key = stage.model_dump(exclude=_NOT_IN_TAG)
+    key.update(
+        prompt=[spec.family, spec.hint, spec.instruction], order_seed=order_seed, sampling_seed=sampling_seed
+    )
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def judge_pairs(
+    stage: PairBenchmarkStage,
+    ctx: StageContext,
+    samples: list[JudgeSample],
+    order_seed: int | None,
+    generator: Any = None,
+) -> JudgedRun:
+    """Judge `samples` (both orders unless `stage.both_orders` is off) with resumable predictions.
+
+    Judging resumes from `predictions.partial.<tag>.jsonl` (the tag hashes the prompts' inputs);
+    its seconds are summed over attempts in `predictions.partial.<tag>.seconds.json`. `generator`
+    (any object with the Generator protocol) replaces the backend built from `stage.model`.
+
+    `order_seed` (the seed of a one-order layout the caller drew, if any) is recorded and hashed.
+
+    Usage: run = judge_pairs(stage, ctx, samples, order_seed=None)
+    """
+    from judgerl.models.generation import SamplingSpec, make_generator
+
+    spec = stage.prompt or PromptSpec()
+    if spec.hint != "none":
+        raise ValueError(f"{ctx.name}: prompt hint {spec.hint!r} tells the judge the answer; use hint: none")
+    sampling = SamplingSpec(
+        max_new_tokens=stage.max_new_tokens,
+        temperature=stage.temperature,
+        top_p=stage.top_p,
+        batch_size=stage.batch_size,
+        seed=ctx.seed,
+    )
+    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    tag = run_tag(stage, spec, order_seed, ctx.seed)
+    partial = ctx.path(f"predictions.partial.{tag}.jsonl")
+    if not ctx.resume:
+        for old in ctx.out_dir.glob("predictions.partial.*"):
+            old.unlink()
+    clock = StageClock(ctx.path(f"predictions.partial.{tag}.seconds.json"), resume=ctx.resume)
+    if generator is None:
+        generator = make_generator(stage.backend, stage.model, **_generator_kwargs(stage, ctx.seed))
+    generator = with_scoring(generator, stage.scoring, spec)
+    judgements = judge_samples(
+        TimedGenerator(generator, clock),
+        samples,
+        spec,
+        sampling,
+        partial,
+        chunk_size=max(128, stage.batch_size),
+        both_orders=stage.both_orders,
+    )
+    header = {
+        "model": stage.model_name or stage.model,
+        "protocol": "both-orders" if stage.both_orders else "one-order",
+        "order_seed": order_seed,
+        "prompt": {"family": spec.family, "hint": spec.hint, "instruction": spec.instruction},
+        "sampling": {
+            "max_new_tokens": stage.max_new_tokens,
+            "temperature": stage.temperature,
+            "top_p": stage.top_p,
+            "seed": ctx.seed,
+            "backend": stage.backend,
+        },
+    }
+    return JudgedRun(judgements, header, clock.total(), clock.attempt)
+
+
+def prediction_rows(judgements: list[Judgement], samples: list[JudgeSample]) -> list[dict[str, Any]]:
+    """The predictions.jsonl rows: each judgement, its decision score, its pair's vote, its sample's metadata.
+
+    Usage: write_jsonl(path, prediction_rows(run.judgements, samples))
+    """
+    votes = pair_votes(judgements)
+    meta = {s.id: s.metadata for s in samples}
+    rows = []
+    for j in judgements:
+        row = judgement_row(j)
+        row.update(
+            decision=decision_score(j), pair_vote=votes[j.sample_id], metadata=meta.get(j.sample_id, {})
+        )
+        rows.append(row)
+    return rows
+
+
+def write_results(
+    ctx: StageContext, predictions: list[dict[str, Any]], metrics: dict[str, Any], table: str
+) -> dict[str, str]:
+    """Write predictions.jsonl, metrics.json and table.md atomically and drop the partial files.
+
+    Returns the paths of OUTPUTS, by name.
+
+    Usage: outputs = write_results(ctx, rows, metrics, judgebench_table(metrics))
+    """
+    write_jsonl(ctx.path(OUTPUTS["predictions"]), predictions)
+    write_json(ctx.path(OUTPUTS["metrics"]), metrics)
+    write_text_atomic(ctx.path(OUTPUTS["table"]), table + "\n")
+    for partial in ctx.out_dir.glob("predictions.partial.*"):
+        partial.unlink()
+    return {k: str(ctx.path(v)) for k, v in OUTPUTS.items()}
