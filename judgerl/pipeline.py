@@ -463,6 +463,20 @@ def summary_table(recipe: Recipe) -> str:
     return metrics_table(rows, title=f"{recipe.name}: judge metrics (%) of each eval stage (its data)")
 
 
+def benchmark_summary(recipe: Recipe) -> str:
+    """Every finished evaluation stage (eval, rewardbench, judgebench, rmbench) side by side: one table,
+    and the same numbers as `<run_dir>/summary.png`; "" when the recipe has none.
+
+    Usage: print(benchmark_summary(load_recipe("recipes/think_j/qwen2.5-7b.yaml")))
+    """
+    from judgerl.eval.run_summary import run_summary
+
+    manifests = {n: _manifest_or_none(recipe.stage_dir(n)) for n in recipe.stages}
+    return run_summary(
+        manifests, title=f"{recipe.name}: every benchmark (%)", png=recipe.run_dir / "summary.png"
+    )
+
+
 _PATH_KEYS = (
     "model",
     "judge",

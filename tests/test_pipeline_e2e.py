@@ -10,7 +10,7 @@ import pytest
 
 from judgerl.core.errors import StageError
 from judgerl.core.jsonl import read_json, read_jsonl, write_json
-from judgerl.pipeline import run_recipe, summary_table
+from judgerl.pipeline import benchmark_summary, run_recipe, summary_table
 from judgerl.recipe import load_recipe
 
 pytestmark = pytest.mark.slow
@@ -44,6 +44,10 @@ def test_quickstart_runs_writes_manifests_and_skips_on_rerun(tiny_recipe: Path) 
         "model": str(run / "model"),
     }
     assert "| eval_base (test) |" in summary_table(recipe) and "| eval_sft (test) |" in summary_table(recipe)
+    # every benchmark of the run side by side, and the same numbers as a PNG
+    benchmarks = benchmark_summary(recipe)
+    assert "| eval_base (test) | pairwise | pair acc |" in benchmarks and "| eval_sft (test) |" in benchmarks
+    assert (run / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # an unchanged rerun skips every stage
     assert _statuses(run_recipe(load_recipe(tiny_recipe))) == dict.fromkeys(STAGES, "skipped")

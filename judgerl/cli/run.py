@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
 
     Usage: judgerl run recipes/quickstart.yaml stages.sft.max_steps=200 --from sft
     """
-    from judgerl.pipeline import run_recipe, summary_table
+    from judgerl.pipeline import benchmark_summary, run_recipe, summary_table
     from judgerl.recipe import load_recipe
 
     recipe = load_recipe(args.recipe, args.overrides)
@@ -49,5 +49,8 @@ def run(args: argparse.Namespace) -> int:
     table = summary_table(recipe)
     if table:
         print("\n" + table)
+    benchmarks = benchmark_summary(recipe)
+    if benchmarks:
+        print(f"\n{benchmarks}\n(plotted in {recipe.run_dir / 'summary.png'})")
     print(f"\noutputs under {recipe.run_dir}/")
     return 0
