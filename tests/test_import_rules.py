@@ -16,6 +16,7 @@ ALLOWED = {
     "trainers": {"core", "data_prep", "models", "rewards", "trainers"},
     "eval": {"core", "data_prep", "models", "rewards", "eval"},
     "serving": {"core", "data_prep", "models", "rewards", "serving"},
+    "distill": {"core", "data_prep", "models", "rewards", "distill"},
 }
 TOP_LEVEL = {"recipe", "stages", "launch", "pipeline", "cli", "__main__", "__init__"}
 

@@ -1,4 +1,10 @@
-"""Thinking traces into SFT conversations, rendered with the shared judge prompt."""
+"""Thinking traces into SFT conversations, rendered with the shared judge prompt.
+
+A thinking family (`cot`, `strength`) needs a trace per sample: the synthetic task's programmatic
+one, or `metadata["thinking"]` written for the shown order (by the `distill` stage, or a file of
+traces). The `direct` family asks for the verdict alone, so every labelled sample trains on its
+verdict sentence, with or without a trace.
+"""
 
 from __future__ import annotations
 
@@ -23,14 +29,18 @@ class SFTRecords:
 def trace_for(sample: JudgeSample, spec: PromptSpec) -> str | None:
     """The assistant completion a judge should write for `sample`, or None when no trace exists.
 
-    Synthetic samples get their programmatic trace for the shown order. Other samples use
+    The `direct` family needs no trace: its target is the label's verdict sentence. Otherwise
+    synthetic samples get their programmatic trace for the shown order, and other samples use
     `metadata["thinking"]`, which must have been written for the shown order
     (`metadata["thinking_order"]`, default "ab"), since a trace names Response (a)/(b).
 
     >>> from judgerl.data_prep.synthetic import make_synthetic_splits
-    >>> trace_for(make_synthetic_splits(1, 0).train[0], PromptSpec()).startswith("<think>")
-    True
+    >>> sample = make_synthetic_splits(1, 0).train[0]
+    >>> trace_for(sample, PromptSpec()).startswith("<think>"), trace_for(sample, PromptSpec("direct"))[:19]
+    (True, 'Therefore, Response')
     """
+    if not spec.wants_thinking:
+        return format_trace(None, sample.label)
     strength = sample.abs_strength if spec.wants_strength else None
     if spec.wants_strength and strength is None:
         return None
@@ -42,7 +52,7 @@ def trace_for(sample: JudgeSample, spec: PromptSpec) -> str | None:
     thinking = sample.metadata.get("thinking")
     if not thinking or sample.metadata.get("thinking_order", "ab") != sample.order:
         return None
-    return format_trace(thinking if spec.wants_thinking else None, sample.label, strength)
+    return format_trace(thinking, sample.label, strength)
 
 
 def _skip_reason(sample: JudgeSample, spec: PromptSpec) -> str:

@@ -1,0 +1,186 @@
+"""Recipe keys of a `distill` stage and its teachers (torch-free and httpx-free: recipes validate against it).
+
+```yaml
+  distill:
+    kind: distill
+    data: ${stages.skywork.train}
+    teacher:
+      kind: openai                        # openai | hf | vllm
+      base_url: https://api.deepseek.com  # or http://127.0.0.1:8000/v1 for `vllm serve`
+      model_name: deepseek-reasoner
+      api_key_env: DEEPSEEK_API_KEY       # the key is read from this variable, never from the recipe
+    n: 1
+    max_thinking_tokens: 4096
+    over_budget: trim
+```
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+from judgerl.core.config import StrictModel
+from judgerl.core.serve_options import SERVE_PROMPTS, ServeOptions, serve_args
+from judgerl.data_prep.prompts import PromptSpec
+
+OUTPUTS = {"traces": "traces.jsonl", "answers": "answers.jsonl", "stats": "stats.json"}
+
+
+class ServedTeacher(ServeOptions):
+    """A checkpoint the stage serves itself with `judgerl serve` (the ServeOptions flags, plus the
+    judge's `model`), started on a free loopback port before the first request and stopped after
+    the last, also when the stage fails. `threads` sets the server's OMP/MKL thread counts.
+
+    >>> ServedTeacher(model="runs/quickstart/sft/checkpoint", max_new_tokens=150).cli_args(PromptSpec())[:2]
+    ['--max-batch', '32']
+    """
+
+    model: str
+    ready_timeout: float = Field(180.0, gt=0)
+    threads: int | None = Field(None, ge=1)
+
+    def cli_args(self, prompt: PromptSpec) -> list[str]:
+        """The `judgerl serve` arguments after --model/--host/--port.
+
+        Usage: JudgeServerProcess(spec.model, extra_args=spec.cli_args(PromptSpec("strength")))
+        """
+        if prompt.family not in SERVE_PROMPTS:
+            raise ValueError(f"teacher.serve: the prompt family must be one of {SERVE_PROMPTS}, got {prompt}")
+        return serve_args(self, prompt.family, prompt.instruction)
+
+    def env(self) -> dict[str, str]:
+        """Environment overrides for the server process (thread counts when `threads` is set).
+
+        Usage: JudgeServerProcess(spec.model, env=spec.env())
+        """
+        if self.threads is None:
+            return {}
+        return {"OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads)}
+
+
+class OpenAITeacher(StrictModel):
+    """Any OpenAI-compatible chat-completions endpoint (vLLM's or SGLang's server, DeepSeek's API,
+    `judgerl serve`), called through judgerl.core.http (timeouts, retries with backoff, Retry-After).
+
+    `base_url` is the API root that "/chat/completions" is appended to (".../v1" for vLLM, SGLang
+    and `judgerl serve`; "https://api.deepseek.com" for DeepSeek). With `serve` the stage starts
+    `judgerl serve` itself and fills in the URL. `api_key_env` names the environment variable that
+    holds the key (sent as a bearer token). `use_n` asks for all `n` answers in one request (vLLM,
+    SGLang and `judgerl serve` support `n`; DeepSeek's API does not): otherwise `n` requests are
+    sent. `concurrency` bounds the requests in flight; `extra_body` is merged into every request.
+
+    >>> OpenAITeacher(base_url="https://api.deepseek.com", model_name="deepseek-reasoner").concurrency
+    8
+    """
+
+    kind: Literal["openai"] = "openai"
+    base_url: str | None = None
+    model_name: str | None = None
+    api_key_env: str | None = None
+    serve: ServedTeacher | None = None
+    use_n: bool = False
+    concurrency: int = Field(8, ge=1)
+    timeout: float = Field(600.0, gt=0, description="seconds per request")
+    retries: int = Field(5, ge=0)
+    backoff: float = Field(1.0, ge=0)
+    max_backoff: float = Field(30.0, ge=0)
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> OpenAITeacher:
+        if self.serve is None and not self.base_url:
+            raise ValueError(
+                "an openai teacher needs base_url (e.g. https://api.deepseek.com or http://127.0.0.1:8000/v1) "
+                "and model_name, or serve: {model: CHECKPOINT} for the stage to serve one"
+            )
+        if self.serve is not None and self.base_url:
+            raise ValueError(
+                f"base_url {self.base_url!r} and serve are both set: drop base_url (the stage serves "
+                "the teacher and fills it in) or drop serve"
+            )
+        if self.base_url and not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {self.base_url!r}")
+        if self.serve is None and not self.model_name:
+            raise ValueError(
+                "an openai teacher needs model_name (the endpoint's model, e.g. deepseek-reasoner)"
+            )
+        reserved = {"model", "messages", "n", "max_tokens", "temperature", "top_p"} & set(self.extra_body)
+        if reserved:
+            raise ValueError(f"extra_body may not set {sorted(reserved)}: they are stage keys")
+        return self
+
+
+class LocalTeacher(StrictModel):
+    """A checkpoint run in the stage's own process by a shared generation backend (make_generator).
+
+    >>> LocalTeacher(kind="hf", model="runs/quickstart/sft/checkpoint").batch_size
+    32
+    """
+
+    kind: Literal["hf", "vllm"]
+    model: str
+    batch_size: int = Field(32, ge=1)
+    chunk_size: int = Field(256, ge=1, description="prompts per appended chunk")
+    top_k: int = Field(0, ge=0)
+    dtype: str = "auto"
+
+
+Teacher = Annotated[OpenAITeacher | LocalTeacher, Field(discriminator="kind")]
+
+
+class DistillStage(StrictModel):
+    """Recipe keys of a `distill` stage: ask a teacher for judgements, keep the traces it got right.
+
+    `data` is a JudgeSample JSONL path or a source mapping; `prompt` the recipe's judge prompt (no
+    hint). For each sample (both orders with `both_orders`) the teacher writes `n` judgements at
+    `temperature` / `top_p`, at most `max_new_tokens` each. A judgement is kept when the strict
+    parser reads a verdict equal to the label and, in the strength family, a strength equal to the
+    sample's (unless `verdict_only`; a sample without a strength takes the teacher's).
+    `max_traces_per_order` keeps at most that many accepted traces per sample and order (None:
+    all). Thinking longer than `max_thinking_tokens` (counted with `tokenizer`, else in
+    whitespace-separated words) is cut to the budget (`over_budget: trim`) or rejected (`drop`).
+    """
+
+    kind: Literal["distill"] = "distill"
+    data: str | dict[str, Any]
+    teacher: Teacher
+    prompt: PromptSpec | None = None
+    n: int = Field(1, ge=1)
+    both_orders: bool = False
+    verdict_only: bool = False
+    temperature: float = Field(0.6, ge=0)
+    top_p: float = Field(0.95, gt=0, le=1)
+    max_new_tokens: int = Field(4096, ge=1)
+    max_items: int | None = Field(None, ge=1)
+    max_traces_per_order: int | None = Field(1, ge=1)
+    max_thinking_tokens: int | None = Field(None, ge=1)
+    over_budget: Literal["trim", "drop"] = "drop"
+    tokenizer: str | None = None
+
+    @model_validator(mode="after")
+    def _fits(self) -> DistillStage:
+        if self.prompt is not None and self.prompt.hint != "none":
+            raise ValueError(
+                f"prompt.hint is {self.prompt.hint!r}: the teacher judges with the judge's own prompt "
+                "(hint none); a critic SFT stage adds its hint to the same traces"
+            )
+        if self.n > 1 and self.temperature == 0:
+            raise ValueError(f"n = {self.n} judgements per sample need temperature > 0 (0 is greedy)")
+        serve = getattr(self.teacher, "serve", None)
+        if serve is not None and "max_new_tokens" not in serve.model_fields_set:
+            serve.max_new_tokens = self.max_new_tokens  # the served teacher's limit is the stage's
+        elif serve is not None and serve.max_new_tokens < self.max_new_tokens:
+            raise ValueError(
+                f"teacher.serve.max_new_tokens = {serve.max_new_tokens} is below max_new_tokens = "
+                f"{self.max_new_tokens}: the server would refuse every request (drop one of the two)"
+            )
+        if self.tokenizer is not None and self.max_thinking_tokens is None:
+            raise ValueError("tokenizer counts thinking tokens for max_thinking_tokens, which is not set")
+        return self
+
+    @property
+    def orders(self) -> tuple[str, ...]:
+        """The answer orders each sample is judged in. Usage: for order in stage.orders: ..."""
+        return ("ab", "ba") if self.both_orders else ("ab",)
