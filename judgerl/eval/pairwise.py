@@ -83,6 +83,24 @@ def judge_samples(
 
     Usage: judge_samples(HFGenerator(model, tok), samples, PromptSpec("strength"), SamplingSpec())
     """
+    rows = judge_sample_rows(generator, samples, prompt, sampling, partial_path, chunk_size, both_orders)
+    return [judgement_from_row(r) for r in rows]
+
+
+def judge_sample_rows(
+    generator: Any,
+    samples: list[JudgeSample],
+    prompt: PromptSpec,
+    sampling: Any,
+    partial_path: Path | None = None,
+    chunk_size: int = 128,
+    both_orders: bool = True,
+) -> list[dict[str, Any]]:
+    """`judge_samples`, returning the predictions rows; a generator that keeps `verdict_scores` after each
+    call (eval.logprob.LogprobJudge) adds them to each row as `logprob` (log-probabilities, confidence).
+
+    Usage: rows = judge_sample_rows(LogprobJudge(gen, spec), samples, spec, SamplingSpec())
+    """
     items = judge_inputs(samples, both_orders)
     done = _read_partial(partial_path) if partial_path else {}
     todo = [s for s in items if (s.id, s.order) not in done]
@@ -100,7 +118,8 @@ def judge_samples(
                 sampling,
                 desc=f"judging {offset + start + 1}-{offset + start + len(chunk)} of {len(items)}",
             )
-            for s, completions in zip(chunk, texts, strict=True):
+            scores = getattr(generator, "verdict_scores", None)
+            for k, (s, completions) in enumerate(zip(chunk, texts, strict=True)):
                 j = Judgement(
                     sample_id=s.id,
                     order=s.order,
@@ -110,13 +129,16 @@ def judge_samples(
                     strength=s.strength,
                     subset=s.subset,
                 )
-                done[(s.id, s.order)] = judgement_row(j)
+                row = judgement_row(j)
+                if scores is not None:
+                    row["logprob"] = scores[k].row()
+                done[(s.id, s.order)] = row
                 if out_f:
-                    out_f.write(json.dumps(judgement_row(j), ensure_ascii=False) + "\n")
+                    out_f.write(json.dumps(row, ensure_ascii=False) + "\n")
             if out_f:
                 out_f.flush()
                 os.fsync(out_f.fileno())
     finally:
         if out_f:
             out_f.close()
-    return [judgement_from_row(done[(s.id, s.order)]) for s in items]
+    return [done[(s.id, s.order)] for s in items]

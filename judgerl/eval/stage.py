@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field, SerializerFunctionWrapHandler, ValidationInfo, field_validator, model_serializer
 
 from judgerl.core.config import StrictModel
 from judgerl.core.jsonl import write_json, write_jsonl, write_text_atomic
@@ -14,12 +13,16 @@ from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.core.types import JudgeSample
 from judgerl.data_prep.prompts import PromptSpec
+from judgerl.eval.logprob import Scoring, drop_default_scoring
 from judgerl.eval.metrics import metrics_table, pairwise_metrics
-from judgerl.eval.pairwise import judge_samples, judgement_row
+from judgerl.eval.pairwise import judge_sample_rows, judgement_from_row
+from judgerl.eval.stage_clock import StageClock, TimedGenerator
+from judgerl.models.chat_templates import check_template_name
 from judgerl.models.decoding_config import Backend, DecodingSpec, check_backend, generator_kwargs
 
 log = get_logger("judgerl.eval")
 OUTPUTS = {"metrics": "metrics.json", "predictions": "predictions.jsonl", "table": "table.md"}
+RELIABILITY = "reliability.png"  # scoring: logprob only
 
 
 class EvalStage(StrictModel):
@@ -27,6 +30,9 @@ class EvalStage(StrictModel):
 
     `backend: speculative|judge` (AutoJudge, greedy only) needs `decoding: {draft, window,
     classifier (judge), threshold (judge, optional)}` (judgerl.models.decoding_config).
+    `scoring: logprob` (hf backend) picks the verdict sentence the judge finds most probable, after
+    its generated thinking for a thinking family (judgerl.eval.logprob), and reports calibration.
+    `chat_template` (a built-in name or a Jinja file) is used when the model's tokenizer has none.
     """
 
     kind: Literal["eval"] = "eval"
@@ -41,12 +47,32 @@ class EvalStage(StrictModel):
     backend: Backend = "hf"
     decoding: DecodingSpec | None = Field(None, validate_default=True)
     dtype: str = "auto"
+    scoring: Scoring = "generate"
+    chat_template: str | None = None
 
     @field_validator("decoding")
     @classmethod
     def _decoding_fits_backend(cls, value: DecodingSpec | None, info: ValidationInfo) -> DecodingSpec | None:
         temperature = {"temperature": info.data["temperature"]} if "temperature" in info.data else {}
         return check_backend(info.data.get("backend", "hf"), value, temperature)
+
+    @field_validator("scoring", "chat_template")
+    @classmethod
+    def _hf_only(cls, value: str | None, info: ValidationInfo) -> str | None:
+        backend = info.data.get("backend", "hf")
+        if info.field_name == "chat_template":
+            value = check_template_name(value)
+        if value not in (None, "generate") and backend != "hf":
+            raise ValueError(f"{info.field_name}: {value!r} needs backend: hf, got backend: {backend}")
+        return value
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # the defaults are left out so that eval stages keep the config hash they had before these keys
+        data = drop_default_scoring(handler(self))
+        if isinstance(data, dict) and data.get("chat_template") is None:
+            data.pop("chat_template", None)
+        return data
 
 
 def _load_eval_samples(data: str | dict[str, Any]) -> list[JudgeSample]:
@@ -75,9 +101,18 @@ def run_eval(stage: EvalStage, ctx: StageContext) -> StageResult:
         samples = samples[: stage.max_samples]
     if not samples:
         raise ValueError(f"eval: no samples in {stage.data}")
+    template = {"chat_template": stage.chat_template} if stage.chat_template else {}
     generator = make_generator(
-        stage.backend, stage.model, dtype=stage.dtype, **generator_kwargs(stage.backend, stage.decoding)
+        stage.backend,
+        stage.model,
+        dtype=stage.dtype,
+        **template,
+        **generator_kwargs(stage.backend, stage.decoding),
     )
+    if stage.scoring == "logprob":
+        from judgerl.eval.logprob import LogprobJudge
+
+        generator = LogprobJudge(generator, spec)
     sampling = SamplingSpec(
         max_new_tokens=stage.max_new_tokens,
         temperature=stage.temperature,
@@ -88,9 +123,10 @@ def run_eval(stage: EvalStage, ctx: StageContext) -> StageResult:
     if not ctx.resume and partial.exists():
         partial.unlink()
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
-    start = time.time()
-    judgements = judge_samples(
-        generator,
+    # judging seconds of every attempt, so a resumed stage reports its whole judging time
+    clock = StageClock(ctx.path("predictions.partial.seconds.json"), resume=ctx.resume)
+    rows = judge_sample_rows(
+        TimedGenerator(generator, clock),
         samples,
         spec,
         sampling,
@@ -98,7 +134,8 @@ def run_eval(stage: EvalStage, ctx: StageContext) -> StageResult:
         chunk_size=max(128, stage.batch_size),
         both_orders=stage.both_orders,
     )
-    seconds = time.time() - start
+    seconds = clock.total()
+    judgements = [judgement_from_row(r) for r in rows]
     metrics = pairwise_metrics(judgements)
     decoding_stats = getattr(generator, "stats", None)  # speculative / judge: accepted tokens per cycle, ...
     if decoding_stats is not None:
@@ -107,13 +144,29 @@ def run_eval(stage: EvalStage, ctx: StageContext) -> StageResult:
         model=stage.model,
         prompt={"family": spec.family, "hint": spec.hint, "instruction": spec.instruction},
         seconds=round(seconds, 1),
+        judging_attempts=clock.attempt,
+        scoring=stage.scoring,
     )
-    write_jsonl(ctx.path(OUTPUTS["predictions"]), (judgement_row(j) for j in judgements))
+    outputs = {k: str(ctx.path(v)) for k, v in OUTPUTS.items()}
+    if stage.scoring == "logprob":
+        from judgerl.eval.calibration import calibration_metrics, plot_reliability
+
+        scored = [r for r in rows if "logprob" in r]
+        metrics["calibration"] = calibration_metrics(
+            [r["logprob"]["confidence"] for r in scored], [r["correct"] for r in scored]
+        )
+        plot_reliability(metrics["calibration"], ctx.path(RELIABILITY), ctx.name)
+        outputs["reliability"] = str(ctx.path(RELIABILITY))
+    write_jsonl(ctx.path(OUTPUTS["predictions"]), rows)
     write_json(ctx.path(OUTPUTS["metrics"]), metrics)
     table = metrics_table(
         {ctx.name: metrics["overall"]} | {f"  {k}": v for k, v in metrics["subsets"].items()}
     )
     write_text_atomic(ctx.path(OUTPUTS["table"]), table + "\n")
     partial.unlink(missing_ok=True)
+    clock.finish()
     log.info(f"{ctx.name}: {len(judgements)} judgements in {seconds:.1f} s\n{table}")
-    return StageResult(outputs={k: str(ctx.path(v)) for k, v in OUTPUTS.items()}, metrics=metrics["overall"])
+    summary = {**metrics["overall"], "seconds": metrics["seconds"], "judging_attempts": clock.attempt}
+    if "calibration" in metrics:
+        summary["ece"] = metrics["calibration"]["ece"]
+    return StageResult(outputs=outputs, metrics=summary)

@@ -8,27 +8,13 @@ from pathlib import Path
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
+from judgerl.models.chat_templates import CHATML_TEMPLATE
+
 PAD_TOKEN = "<|pad|>"
 IM_START = "<|im_start|>"
 IM_END = "<|im_end|>"
 ENDOFTEXT = "<|endoftext|>"
 SPECIAL_TOKENS: tuple[str, ...] = (PAD_TOKEN, IM_START, IM_END, ENDOFTEXT)
-
-# ChatML. The assistant content and its <|im_end|> sit inside {% generation %} so that
-# `return_assistant_tokens_mask=True` (TRL's assistant_only_loss) trains the model to stop.
-CHATML_TEMPLATE = (
-    "{%- for message in messages %}"
-    "{{- '<|im_start|>' + message['role'] + '\\n' }}"
-    "{%- if message['role'] == 'assistant' %}"
-    "{%- generation %}{{- message['content'] + '<|im_end|>' }}{%- endgeneration %}"
-    "{{- '\\n' }}"
-    "{%- else %}"
-    "{{- message['content'] + '<|im_end|>\\n' }}"
-    "{%- endif %}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
-)
-
 
 # Qwen2's pre-tokenizer regex. AutoTokenizer rebuilds a qwen2 checkpoint's tokenizer as Qwen2Tokenizer
 # (NFC + this Split + ByteLevel), whatever tokenizer.json says; training under the same pipeline

@@ -63,6 +63,10 @@ class ScriptedLM(torch.nn.Module):
 
 class FakeTokenizer:
     eos_token_id = EOS
+    chat_template = "{{ messages[-1]['content'] }}"  # what apply_chat_template below renders
+
+    def get_vocab(self):
+        return {str(i): i for i in range(VOCAB)}
 
     def decode(self, ids, skip_special_tokens=True):
         return " ".join(str(i) for i in ids if not (skip_special_tokens and i == EOS))

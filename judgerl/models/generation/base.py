@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from judgerl.models.chat_templates import require_chat_template, template_stop_tokens
+
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
@@ -67,6 +69,9 @@ class Generator(Protocol):
 def render_prompts(tokenizer: PreTrainedTokenizerBase, prompts: Prompts) -> list[str]:
     """Render chat-message prompts with the chat template (generation prompt added); strings pass through.
 
+    A tokenizer without a chat template gets a one-line ChatTemplateError naming the model and the
+    `chat_template` recipe key, not a traceback from inside transformers.
+
     Usage: texts = render_prompts(tok, [[{"role": "user", "content": "2+2?"}]])
     """
     rendered = []
@@ -74,18 +79,21 @@ def render_prompts(tokenizer: PreTrainedTokenizerBase, prompts: Prompts) -> list
         if isinstance(p, str):
             rendered.append(p)
         else:
+            require_chat_template(tokenizer)
             rendered.append(tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True))
     return rendered
 
 
 def stop_token_ids(tokenizer: PreTrainedTokenizerBase, model: Any = None) -> list[int]:
-    """The token ids that end a completion: the tokenizer's eos plus the model's generation eos ids.
+    """The token ids that end a completion: the tokenizer's eos, the model's generation eos ids and the
+    end-of-turn marker the chat template writes (Gemma's `<end_of_turn>`, ChatML's `<|im_end|>`).
 
     Usage: ids = stop_token_ids(tok, model)
     """
     ids: list[int] = []
     cfg_eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
-    for eid in (tokenizer.eos_token_id, *(cfg_eos if isinstance(cfg_eos, list) else [cfg_eos])):
+    markers = [tokenizer.convert_tokens_to_ids(m) for m in template_stop_tokens(tokenizer)]
+    for eid in (tokenizer.eos_token_id, *(cfg_eos if isinstance(cfg_eos, list) else [cfg_eos]), *markers):
         if eid is not None and eid not in ids:
             ids.append(int(eid))
     return ids

@@ -1,0 +1,209 @@
+"""Verdicts by log-probability: compare the judge's probabilities of the verdict sentences the strict parser reads.
+
+After the rendered prompt (and, for a thinking family, the judge's own generated thinking) the
+candidates are `verdict_sentence(x, k)` for x in a, b (and k in 1..3 for the strength family). The
+choice with the larger probability (summed over strengths) wins; its normalized probability is the
+confidence. A base model that never writes the verdict sentence gets a readable verdict this way.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from judgerl.data_prep.prompts import PromptSpec
+from judgerl.data_prep.verdicts import THINK_CLOSE, THINK_OPEN, verdict_sentence
+from judgerl.models.generation.base import Prompts, render_prompts
+
+_VERDICT_START = re.compile(r"therefore\s*,?\s*response", re.IGNORECASE)
+Scoring = Literal["generate", "logprob"]
+
+
+def check_scoring(value: str, backend: str) -> str:
+    """A stage's `scoring` key: logprob needs the hf backend (it reads the model's logits).
+
+    >>> check_scoring("logprob", "vllm")
+    Traceback (most recent call last):
+    ...
+    ValueError: scoring: 'logprob' needs backend: hf, got backend: vllm
+
+    Usage: field_validator("scoring")(lambda v, info: check_scoring(v, info.data.get("backend", "hf")))
+    """
+    if value == "logprob" and backend != "hf":
+        raise ValueError(f"scoring: 'logprob' needs backend: hf, got backend: {backend}")
+    return value
+
+
+def drop_default_scoring(data: Any) -> Any:
+    """Leave `scoring: generate` (the default) out of a stage's dump, so a stage keeps the config hash it
+    had before the key existed. Usage: inside a `model_serializer(mode="wrap")`."""
+    if isinstance(data, dict) and data.get("scoring") == "generate":
+        data.pop("scoring")
+    return data
+
+
+def with_scoring(generator: Any, scoring: str, prompt: PromptSpec) -> Any:
+    """The generator a stage judges with: `generator` itself, or a LogprobJudge around it.
+
+    Usage: generator = with_scoring(make_generator("hf", path), stage.scoring, spec)
+    """
+    return LogprobJudge(generator, prompt) if scoring == "logprob" else generator
+
+
+@dataclass(frozen=True)
+class VerdictScores:
+    """One judgement by log-probability: the readable completion, the choice, its confidence and margin."""
+
+    completion: str
+    choice: str
+    strength: int | None
+    logprobs: dict[str, float]
+    confidence: float
+    margin: float
+    strength_logprobs: dict[str, dict[int, float]] = field(default_factory=dict)
+
+    def row(self) -> dict[str, Any]:
+        """The `logprob` field of a predictions row. Usage: row["logprob"] = scores.row()"""
+        out: dict[str, Any] = {
+            "a": round(self.logprobs["a"], 4),
+            "b": round(self.logprobs["b"], 4),
+            "confidence": round(self.confidence, 6),
+            "margin": round(self.margin, 4),
+        }
+        if self.strength_logprobs:
+            out["strength"] = {
+                c: {str(k): round(v, 4) for k, v in d.items()} for c, d in self.strength_logprobs.items()
+            }
+        return out
+
+
+def verdict_candidates(wants_strength: bool) -> list[tuple[str, int | None, str]]:
+    """(choice, strength, sentence) for every verdict the judge could write.
+
+    >>> [c[2] for c in verdict_candidates(False)]
+    ['Therefore, Response (a) is better.', 'Therefore, Response (b) is better.']
+    >>> len(verdict_candidates(True))
+    6
+    """
+    strengths: tuple[int | None, ...] = (1, 2, 3) if wants_strength else (None,)
+    return [(c, k, verdict_sentence(c, k)) for c in "ab" for k in strengths]
+
+
+def thinking_prefix(completion: str) -> str:
+    """What comes before the verdict sentence: the generated thinking, closed, then a blank line.
+
+    >>> thinking_prefix("<think>\\n1+1=2\\n</think>\\n\\nTherefore, Response (b) is better.")
+    '<think>\\n1+1=2\\n</think>\\n\\n'
+    >>> thinking_prefix("<think>\\ncut short")
+    '<think>\\ncut short\\n</think>\\n\\n'
+    >>> thinking_prefix("Both look fine. Therefore, Response (a) is better.")
+    'Both look fine.\\n\\n'
+    """
+    close = completion.rfind(THINK_CLOSE)
+    if close >= 0:
+        return completion[: close + len(THINK_CLOSE)] + "\n\n"
+    if THINK_OPEN in completion:
+        return completion.rstrip() + "\n" + THINK_CLOSE + "\n\n"
+    found = list(_VERDICT_START.finditer(completion))
+    text = completion[: found[-1].start()] if found else completion
+    return text.rstrip() + "\n\n" if text.strip() else ""
+
+
+def _logsumexp(values: list[float]) -> float:
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values))
+
+
+def decide(prefix: str, scores: list[float], wants_strength: bool) -> VerdictScores:
+    """Turn the candidates' log-probabilities (in `verdict_candidates` order) into a verdict.
+
+    >>> v = decide("", [-1.0, -3.0], False)
+    >>> v.choice, round(v.confidence, 3), v.completion
+    ('a', 0.881, 'Therefore, Response (a) is better.')
+    """
+    cands = verdict_candidates(wants_strength)
+    per_choice: dict[str, dict[int | None, float]] = {"a": {}, "b": {}}
+    for (choice, strength, _), s in zip(cands, scores, strict=True):
+        per_choice[choice][strength] = s
+    logp = {c: _logsumexp(list(d.values())) for c, d in per_choice.items()}
+    choice = "a" if logp["a"] >= logp["b"] else "b"
+    other = "b" if choice == "a" else "a"
+    margin = logp[choice] - logp[other]
+    confidence = 1.0 / (1.0 + math.exp(-margin))
+    strength = max(per_choice[choice], key=lambda k: per_choice[choice][k]) if wants_strength else None
+    strength_lp = {c: {int(k): v for k, v in d.items() if k is not None} for c, d in per_choice.items()}
+    return VerdictScores(
+        completion=prefix + verdict_sentence(choice, strength),
+        choice=choice,
+        strength=strength,
+        logprobs=logp,
+        confidence=confidence,
+        margin=margin,
+        strength_logprobs=strength_lp if wants_strength else {},
+    )
+
+
+class LogprobJudge:
+    """A Generator whose completions are the most probable verdict sentence (after generated thinking).
+
+    `generate` returns the readable completions (so every stage that parses completions works
+    unchanged) and keeps the scores of that call in `verdict_scores`. Needs a backend with a
+    `model` and a `tokenizer` (the HF one).
+
+    Usage: judge = LogprobJudge(HFGenerator(model, tok), PromptSpec("direct")); judge.generate(prompts, spec)
+    """
+
+    def __init__(self, generator: Any, prompt: PromptSpec) -> None:
+        for attr in ("model", "tokenizer"):
+            if not hasattr(generator, attr):
+                raise ValueError(
+                    f"scoring: logprob needs the hf backend (a model and tokenizer), got {generator!r}"
+                )
+        self.generator = generator
+        self.model = generator.model
+        self.tokenizer = generator.tokenizer
+        self.prompt = prompt
+        self.verdict_scores: list[VerdictScores] = []
+
+    def score(
+        self, prompts: Prompts, spec: Any, progress: bool = True, desc: str = "scoring"
+    ) -> list[VerdictScores]:
+        """The verdict scores of each prompt (thinking generated first for a thinking family).
+
+        Usage: scores = judge.score(prompts, SamplingSpec(max_new_tokens=256))
+        """
+        from judgerl.models.scoring import continuation_logprobs
+
+        if not prompts:
+            return []
+        if self.prompt.wants_thinking:
+            thoughts = [c[0] for c in self.generator.generate(prompts, spec, progress=progress, desc=desc)]
+        else:
+            thoughts = [""] * len(prompts)
+        texts = render_prompts(self.tokenizer, prompts)
+        sentences = [c[2] for c in verdict_candidates(self.prompt.wants_strength)]
+        self.model.eval()
+        out = []
+        for prompt, text, thought in zip(prompts, texts, thoughts, strict=True):
+            prefix = thinking_prefix(thought) if self.prompt.wants_thinking else ""
+            scores = continuation_logprobs(
+                self.model,
+                self.tokenizer,
+                text + prefix,
+                sentences,
+                add_special_tokens=isinstance(prompt, str),
+            )
+            out.append(decide(prefix, scores, self.prompt.wants_strength))
+        return out
+
+    def generate(
+        self, prompts: Prompts, spec: Any, progress: bool = True, desc: str = "scoring"
+    ) -> list[list[str]]:
+        """The most probable verdict completion of each prompt, `spec.n` times; scores in `verdict_scores`.
+
+        Usage: outs = judge.generate(prompts, SamplingSpec())
+        """
+        self.verdict_scores = self.score(prompts, spec, progress, desc)
+        return [[s.completion] * spec.n for s in self.verdict_scores]

