@@ -291,6 +291,11 @@ def run_pairwise(args: argparse.Namespace) -> int:
     ctx = StageContext(name="eval", out_dir=out, seed=args.seed)
     result = guarded(out, "judgerl eval", lambda: run_eval(judged, ctx))
     print(Path(result.outputs["table"]).read_text())
+    if result.metrics.get("ece") is not None:  # scoring: logprob
+        print(
+            f"calibration: ECE {result.metrics['ece']:.3f} of the verdict confidence "
+            f"(reliability diagram: {out / 'reliability.png'})"
+        )
     print(f"predictions and metrics under {out}/")
     return 0
 

@@ -194,6 +194,9 @@ def test_judgerl_eval_on_a_template_less_model_names_the_key_then_works_with_it(
     )
     metrics = json.loads((tmp_path / "o2" / "metrics.json").read_text())
     assert metrics["scoring"] == "logprob" and metrics["overall"]["parse_failure_rate"] == 0.0
+    printed = capsys.readouterr().out
+    assert f"calibration: ECE {metrics['calibration']['ece']:.3f} of the verdict confidence" in printed
+    assert (tmp_path / "o2" / "reliability.png").stat().st_size > 0
 
 
 def test_thinking_families_score_after_the_judges_own_thinking(judge: Path, data: Path) -> None:
