@@ -13,16 +13,16 @@ import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import Field, SerializerFunctionWrapHandler, ValidationInfo, field_validator, model_serializer
+from pydantic import SerializerFunctionWrapHandler, ValidationInfo, field_validator, model_serializer
 
-from judgerl.core.config import StrictModel
 from judgerl.core.jsonl import write_json, write_jsonl, write_text_atomic
 from judgerl.core.stage import StageContext
 from judgerl.core.types import Judgement, JudgeSample
 from judgerl.data_prep.prompts import PromptSpec
 from judgerl.data_prep.sources.base import LoadResult
+from judgerl.eval.generation_keys import BenchmarkGenerationKeys
 from judgerl.eval.logprob import Scoring, check_scoring, drop_default_scoring, with_scoring
 from judgerl.eval.pairwise import judge_samples, judgement_row
 from judgerl.eval.stage_clock import StageClock, TimedGenerator
@@ -31,7 +31,7 @@ OUTPUTS = {"metrics": "metrics.json", "predictions": "predictions.jsonl", "table
 _NOT_IN_TAG = {"batch_size", "model_name", "on_bad_row"}
 
 
-class PairBenchmarkStage(StrictModel):
+class PairBenchmarkStage(BenchmarkGenerationKeys):
     """Recipe keys shared by the `judgebench` and `rmbench` stages.
 
     `data`: the benchmark's .jsonl/.json/.parquet file. `both_orders: false` judges each pair once
@@ -44,17 +44,6 @@ class PairBenchmarkStage(StrictModel):
     data: str
     prompt: PromptSpec | None = None
     both_orders: bool = True
-    max_new_tokens: int = Field(1024, ge=1)
-    temperature: float = Field(0.0, ge=0)
-    top_p: float = Field(1.0, gt=0, le=1)
-    batch_size: int = Field(32, ge=1)
-    max_samples: int | None = Field(None, ge=1)
-    backend: Literal["hf", "vllm"] = "hf"
-    dtype: str = "auto"
-    tensor_parallel_size: int = Field(1, ge=1)
-    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
-    max_model_len: int | None = Field(None, ge=1)
-    on_bad_row: Literal["skip", "stop"] = "stop"
     scoring: Scoring = "generate"
 
     @field_validator("scoring")

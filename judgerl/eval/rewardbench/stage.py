@@ -33,13 +33,13 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import Field, SerializerFunctionWrapHandler, ValidationInfo, field_validator, model_serializer
+from pydantic import SerializerFunctionWrapHandler, ValidationInfo, field_validator, model_serializer
 
-from judgerl.core.config import StrictModel
 from judgerl.core.jsonl import write_json, write_jsonl, write_text_atomic
 from judgerl.core.logging import get_logger
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.prompts import PromptSpec
+from judgerl.eval.generation_keys import BenchmarkGenerationKeys
 from judgerl.eval.logprob import Scoring, check_scoring, drop_default_scoring, with_scoring
 from judgerl.eval.pairwise import judge_samples
 from judgerl.eval.rewardbench.data import load_v1, load_v2
@@ -65,7 +65,7 @@ OUTPUTS = {
 }
 
 
-class RewardBenchStage(StrictModel):
+class RewardBenchStage(BenchmarkGenerationKeys):
     """Recipe keys of a `rewardbench` stage.
 
     `data`: None (the hub dataset of `version`), a hub id, a local .jsonl/.json/.parquet file in
@@ -84,17 +84,6 @@ class RewardBenchStage(StrictModel):
     subsets: list[str] | None = None
     prompt: PromptSpec | None = None
     order_seed: int | None = None
-    max_new_tokens: int = Field(1024, ge=1)
-    temperature: float = Field(0.0, ge=0)
-    top_p: float = Field(1.0, gt=0, le=1)
-    batch_size: int = Field(32, ge=1)
-    max_samples: int | None = Field(None, ge=1)
-    backend: Literal["hf", "vllm"] = "hf"
-    dtype: str = "auto"
-    tensor_parallel_size: int = Field(1, ge=1)
-    gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
-    max_model_len: int | None = Field(None, ge=1)
-    on_bad_row: Literal["skip", "stop"] = "stop"
     plots: bool = True
     scoring: Scoring = "generate"
 
