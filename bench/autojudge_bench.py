@@ -33,7 +33,7 @@ from judgerl.autojudge.stage import compare_decoders, decoder_table
 from judgerl.core.jsonl import write_json, write_text_atomic
 from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext
-from judgerl.data_prep.prompts import PromptSpec
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.models.loading import load_model_and_tokenizer
 from judgerl.models.tiny import TinyModelSpec, build_tiny_model
 from judgerl.trainers.sft import SFTStage, run_sft

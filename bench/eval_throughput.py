@@ -31,11 +31,11 @@ from pathlib import Path
 import torch
 
 from judgerl.core.jsonl import write_text_atomic
-from judgerl.data_prep.prompts import PromptSpec, render_user_turn
 from judgerl.data_prep.sources import load_llmbar
 from judgerl.data_prep.synthetic import make_synthetic_splits
 from judgerl.eval.pairwise import judge_samples
 from judgerl.eval.rewardbench.v1 import official_layout
+from judgerl.judge_spec.families import PromptSpec, render_user_turn
 from judgerl.models.generation import HFGenerator, SamplingSpec
 from judgerl.models.loading import load_model_and_tokenizer
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge

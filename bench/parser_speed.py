@@ -23,11 +23,11 @@ from pathlib import Path
 from judgerl.core.jsonl import write_text_atomic
 from judgerl.data_prep.answers import extract_answer
 from judgerl.eval.scaling.judges.prm import split_steps
+from judgerl.judge_spec.multi_parser import parse_choice, parse_rating
+from judgerl.judge_spec.parser import parse_verdict
+from judgerl.judge_spec.score_parser import parse_score
 from judgerl.probes.labelling import parse_score as parse_label_score
 from judgerl.rewards.functions import is_well_formed
-from judgerl.rewards.multi_parser import parse_choice, parse_rating
-from judgerl.rewards.parser import parse_verdict
-from judgerl.rewards.score_parser import parse_score
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 HEADING = "## Parser speed on adversarial model text (bench/parser_speed.py)"

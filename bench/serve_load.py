@@ -34,8 +34,8 @@ import httpx
 import psutil
 
 from judgerl.core.jsonl import write_text_atomic
-from judgerl.data_prep.prompts import render_user_turn
 from judgerl.data_prep.synthetic import make_synthetic_splits, synthetic_sft_trace
+from judgerl.judge_spec.families import render_user_turn
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 from judgerl.serving.metrics import percentile
 from judgerl.serving.process import JudgeServerProcess

@@ -23,7 +23,7 @@ from judgerl.core.recipe_files import resolve_extends, resolve_recipe_path, reso
 from judgerl.core.safe_yaml import MAX_DEPTH, describe_yaml_error, load_bounded
 from judgerl.core.seeding import SEED_MAX
 from judgerl.core.stage_folders import is_stage_name
-from judgerl.data_prep.prompts import PromptSpec
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.launch import LAUNCHABLE_KINDS, LauncherSpec
 from judgerl.models.chat_templates import check_template_name
 from judgerl.stages import STAGE_KINDS

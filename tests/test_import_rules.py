@@ -8,15 +8,16 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "judgerl"
 ALLOWED = {
     "core": {"core"},
-    "data_prep": {"core", "data_prep"},
-    "models": {"core", "models"},
-    "rewards": {"core", "data_prep", "models", "rewards"},
-    "autojudge": {"core", "data_prep", "models", "rewards", "autojudge"},
-    "probes": {"core", "data_prep", "models", "rewards", "probes"},
-    "trainers": {"core", "data_prep", "models", "rewards", "trainers"},
-    "eval": {"core", "data_prep", "models", "rewards", "eval"},
-    "serving": {"core", "data_prep", "models", "rewards", "serving"},
-    "distill": {"core", "data_prep", "models", "rewards", "distill"},
+    "judge_spec": {"core", "judge_spec"},
+    "data_prep": {"core", "judge_spec", "data_prep"},
+    "models": {"core", "judge_spec", "models"},
+    "rewards": {"core", "judge_spec", "data_prep", "models", "rewards"},
+    "autojudge": {"core", "judge_spec", "data_prep", "models", "rewards", "autojudge"},
+    "probes": {"core", "judge_spec", "data_prep", "models", "rewards", "probes"},
+    "trainers": {"core", "judge_spec", "data_prep", "models", "rewards", "trainers"},
+    "eval": {"core", "judge_spec", "data_prep", "models", "rewards", "eval"},
+    "serving": {"core", "judge_spec", "data_prep", "models", "rewards", "serving"},
+    "distill": {"core", "judge_spec", "data_prep", "models", "rewards", "distill"},
 }
 TOP_LEVEL = {"recipe", "stages", "launch", "pipeline", "cli", "__main__", "__init__"}
 

@@ -20,8 +20,8 @@ from judgerl.data_prep.pairs import (
     item_key,
     pair_row,
 )
-from judgerl.data_prep.prompts import PromptSpec
 from judgerl.data_prep.sft_format import trace_for
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.launch import LauncherSpec, build_command
 from judgerl.pipeline import dry_run, run_recipe
 from judgerl.recipe import Recipe, load_recipe

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from judgerl.core.registry import Registry
 from judgerl.data_prep.answers import answers_equal, extract_answer
-from judgerl.rewards.parser import parse_verdict
+from judgerl.judge_spec.parser import parse_verdict
 
 
 class AnswerChecker(Protocol):

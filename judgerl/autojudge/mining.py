@@ -36,7 +36,7 @@ from judgerl.core.errors import DataError
 from judgerl.core.jsonl import read_appended
 from judgerl.core.logging import get_logger
 from judgerl.core.types import JudgeSample
-from judgerl.data_prep.prompts import PromptSpec, render_messages
+from judgerl.judge_spec.families import PromptSpec, render_messages
 from judgerl.models.generation import Prompts, render_prompts, stop_token_ids
 from judgerl.models.generation.speculative import SpeculativeGenerator
 

@@ -21,9 +21,9 @@ from judgerl.core.logging import get_logger
 from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.core.types import JudgeSample
-from judgerl.data_prep.prompts import PromptSpec
+from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.parser import parse_verdict
 from judgerl.models.generation import SamplingSpec
-from judgerl.rewards.parser import parse_verdict
 
 log = get_logger(__name__)
 OUTPUTS = {

@@ -54,7 +54,7 @@ def _load_pair(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 
 def _prompt(args: argparse.Namespace) -> Any:
-    from judgerl.data_prep.prompts import PromptSpec
+    from judgerl.judge_spec.families import PromptSpec
 
     return PromptSpec(args.prompt, instruction=args.instruction)
 

@@ -54,6 +54,6 @@ def prompt_spec(args: argparse.Namespace) -> Any:
 
     Usage: EvalStage(model=..., data=..., prompt=prompt_spec(args))
     """
-    from judgerl.data_prep.prompts import PromptSpec
+    from judgerl.judge_spec.families import PromptSpec
 
     return PromptSpec(args.prompt, instruction=args.instruction)

@@ -18,7 +18,7 @@ from judgerl.core.jsonl import read_json, write_json
 from judgerl.core.samples import write_samples
 from judgerl.core.types import JudgeSample
 from judgerl.data_prep.prompt_lengths import TokenCounter, check_prompt_lengths
-from judgerl.data_prep.prompts import PromptSpec
+from judgerl.judge_spec.families import PromptSpec
 
 # KIND:PATH prefixes of --data; a bare path is a local file or folder in a detected format
 PATH_KINDS: tuple[str, ...] = (

@@ -24,7 +24,7 @@ from judgerl.core.errors import DataError
 from judgerl.core.jsonl import read_jsonl
 from judgerl.core.samples import read_samples
 from judgerl.core.types import JudgeSample
-from judgerl.data_prep.prompts import PromptSpec, render_messages
+from judgerl.judge_spec.families import PromptSpec, render_messages
 
 PAIR = 2
 ORDERS: tuple[str, str] = ("ab", "ba")

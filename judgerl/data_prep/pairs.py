@@ -20,7 +20,7 @@ wrong); with `match_strength` the [[k]] must equal |strength| too. The pair's pr
 JUDGE's own prompt for the sample (the Think-J seed filled the `direct` prompt: a defect), never
 the hinted critic prompt the critic side was generated from.
 
-This module only takes parsed Verdicts (judgerl.rewards.parser does the parsing; data_prep may
+This module only takes parsed Verdicts (judgerl.judge_spec.parser does the parsing; data_prep may
 not import it), so every branch is testable on hand-made completions.
 """
 
@@ -35,8 +35,8 @@ from typing import Any, Literal
 
 from judgerl.core.errors import DataError
 from judgerl.core.types import JudgeSample, Verdict
-from judgerl.data_prep.prompts import PromptSpec, render_messages
-from judgerl.data_prep.verdicts import THINK_CLOSE, THINK_OPEN
+from judgerl.judge_spec.families import PromptSpec, render_messages
+from judgerl.judge_spec.verdicts import THINK_CLOSE, THINK_OPEN
 
 JUDGE = "judge"
 CRITIC_POSITIVE = "critic_positive"

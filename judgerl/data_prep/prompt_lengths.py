@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from judgerl.core.errors import DataError
 from judgerl.core.types import JudgeSample
-from judgerl.data_prep.prompts import PromptSpec, render_messages
 from judgerl.data_prep.sources.base import OnBadRow, check_on_bad_row
+from judgerl.judge_spec.families import PromptSpec, render_messages
 
 TokenCounter = Callable[[list[dict[str, str]]], int]
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from judgerl.core.types import JudgeSample
-from judgerl.data_prep.prompts import PromptSpec, render_messages
 from judgerl.data_prep.synthetic import SOURCE as SYNTHETIC_SOURCE
 from judgerl.data_prep.synthetic import synthetic_sft_trace
-from judgerl.data_prep.verdicts import format_trace
+from judgerl.judge_spec.families import PromptSpec, render_messages
+from judgerl.judge_spec.verdicts import format_trace
 
 
 @dataclass

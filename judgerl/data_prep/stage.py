@@ -13,9 +13,9 @@ from judgerl.core.logging import get_logger
 from judgerl.core.samples import write_samples
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.core.types import JudgeSample
-from judgerl.data_prep.prompts import both_orders
 from judgerl.data_prep.sources.specs import SourceMapping, SyntheticSpec
 from judgerl.data_prep.synthetic import make_synthetic_splits
+from judgerl.judge_spec.families import both_orders
 
 log = get_logger("judgerl.data")
 OUTPUTS = {"train": "train.jsonl", "test": "test.jsonl"}

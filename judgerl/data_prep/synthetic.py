@@ -19,7 +19,7 @@ import random
 from dataclasses import dataclass
 
 from judgerl.core.types import JudgeSample
-from judgerl.data_prep.verdicts import format_trace
+from judgerl.judge_spec.verdicts import format_trace
 
 PLACES = ("hundreds", "tens", "units")
 STRENGTH_OF_PLACE = {"units": 1, "tens": 2, "hundreds": 3}

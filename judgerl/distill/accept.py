@@ -1,6 +1,6 @@
 """Which teacher judgements become SFT traces: the strict parser, the label, the thinking budget.
 
-A judgement is read by judgerl.rewards.parser (the last verdict after the last `</think>`). It is
+A judgement is read by judgerl.judge_spec.parser (the last verdict after the last `</think>`). It is
 accepted when the verdict equals the label and, in the strength family, the strength equals the
 sample's (unless the stage is `verdict_only`, or the sample has no strength). Its thinking must
 be non-empty in a thinking family. Thinking over the token budget is trimmed or dropped by the
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from judgerl.core.types import JudgeSample
-from judgerl.data_prep.prompts import PromptSpec
-from judgerl.rewards.parser import failure_kind, parse_verdict
+from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.parser import failure_kind, parse_verdict
 
 WRONG_VERDICT = "wrong verdict"
 WRONG_STRENGTH = "wrong strength"

@@ -23,7 +23,7 @@ from pydantic import Field, model_validator
 
 from judgerl.core.config import StrictModel
 from judgerl.core.serve_options import SERVE_PROMPTS, ServeOptions, serve_args
-from judgerl.data_prep.prompts import PromptSpec
+from judgerl.judge_spec.families import PromptSpec
 
 OUTPUTS = {"traces": "traces.jsonl", "answers": "answers.jsonl", "stats": "stats.json"}
 

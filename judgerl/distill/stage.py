@@ -30,7 +30,6 @@ from judgerl.core.logging import get_logger
 from judgerl.core.samples import read_samples, write_samples
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.core.types import JudgeSample
-from judgerl.data_prep.prompts import PromptSpec, render_messages
 from judgerl.distill.accept import AcceptRules, TokenCounter, decide, trace_sample
 from judgerl.distill.answers import AnswerLog, read_finished
 from judgerl.distill.config import OUTPUTS, DistillStage, LocalTeacher, OpenAITeacher
@@ -44,6 +43,7 @@ from judgerl.distill.teachers import (
     Sampling,
     Teacher,
 )
+from judgerl.judge_spec.families import PromptSpec, render_messages
 
 log = get_logger("judgerl.distill")
 ServerFactory = Callable[..., Any]

@@ -19,8 +19,8 @@ from typing import Any, Protocol
 from judgerl.core.errors import StageError
 from judgerl.core.http import HTTPClient, HTTPError
 from judgerl.core.logging import get_logger
-from judgerl.data_prep.verdicts import THINK_CLOSE, THINK_OPEN
 from judgerl.distill.config import LocalTeacher, OpenAITeacher
+from judgerl.judge_spec.verdicts import THINK_CLOSE, THINK_OPEN
 
 log = get_logger("judgerl.distill")
 # statuses that say "this request" is bad (too long, malformed): recorded for the item, the run goes on;

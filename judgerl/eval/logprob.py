@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from judgerl.data_prep.prompts import PromptSpec
-from judgerl.data_prep.verdicts import THINK_CLOSE, THINK_OPEN, verdict_sentence
+from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.verdicts import THINK_CLOSE, THINK_OPEN, verdict_sentence
 from judgerl.models.generation.base import Prompts, render_prompts
 
 _VERDICT_START = re.compile(r"therefore\s*,?\s*response", re.IGNORECASE)

@@ -20,12 +20,12 @@ from pydantic import SerializerFunctionWrapHandler, ValidationInfo, field_valida
 from judgerl.core.jsonl import write_json, write_jsonl, write_text_atomic
 from judgerl.core.stage import StageContext
 from judgerl.core.types import Judgement, JudgeSample
-from judgerl.data_prep.prompts import PromptSpec
 from judgerl.data_prep.sources.base import LoadResult
 from judgerl.eval.generation_keys import BenchmarkGenerationKeys
 from judgerl.eval.logprob import Scoring, check_scoring, drop_default_scoring, with_scoring
 from judgerl.eval.pairwise import judge_samples, judgement_row
 from judgerl.eval.stage_clock import StageClock, TimedGenerator
+from judgerl.judge_spec.families import PromptSpec
 
 OUTPUTS = {"metrics": "metrics.json", "predictions": "predictions.jsonl", "table": "table.md"}
 _NOT_IN_TAG = {"batch_size", "model_name", "on_bad_row"}

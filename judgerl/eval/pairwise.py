@@ -9,8 +9,8 @@ from typing import Any
 
 from judgerl.core.jsonl import read_appended
 from judgerl.core.types import Judgement, JudgeSample, Verdict
-from judgerl.data_prep.prompts import PromptSpec, render_messages
-from judgerl.rewards.parser import parse_verdict
+from judgerl.judge_spec.families import PromptSpec, render_messages
+from judgerl.judge_spec.parser import parse_verdict
 
 
 def judgement_from_row(row: dict[str, Any]) -> Judgement:

@@ -12,11 +12,11 @@ from judgerl.core.logging import get_logger
 from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.core.types import JudgeSample
-from judgerl.data_prep.prompts import PromptSpec
 from judgerl.eval.logprob import Scoring, drop_default_scoring
 from judgerl.eval.metrics import metrics_table, pairwise_metrics
 from judgerl.eval.pairwise import judge_sample_rows, judgement_from_row
 from judgerl.eval.stage_clock import StageClock, TimedGenerator
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.models.chat_templates import check_template_name
 from judgerl.models.decoding_config import Backend, DecodingSpec, check_backend, generator_kwargs
 

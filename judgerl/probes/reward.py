@@ -14,10 +14,10 @@ import functools
 import numpy as np
 
 from judgerl.core.types import JudgeSample
+from judgerl.judge_spec.parser import parse_verdict
 from judgerl.probes.linear import LinearProbe
 from judgerl.probes.use import ExtractorPool, load_probes, probe_features
 from judgerl.rewards.functions import RewardResult
-from judgerl.rewards.parser import parse_verdict
 
 CONTEXTS = ("question", "pair")
 

@@ -3,6 +3,7 @@
 The served-judge reward lives in `judgerl.rewards.remote`, imported when first named.
 """
 
+from judgerl.judge_spec.parser import FAILURE_REASONS, parse_failure_rate, parse_verdict, verdict_is_strict
 from judgerl.rewards.adapters import (
     completion_text,
     policy_to_trl,
@@ -18,7 +19,6 @@ from judgerl.rewards.functions import (
     format_reward,
     strength_reward,
 )
-from judgerl.rewards.parser import FAILURE_REASONS, parse_failure_rate, parse_verdict, verdict_is_strict
 from judgerl.rewards.policy import PolicyReward, PolicySample
 from judgerl.rewards.registry import (
     REWARDS,

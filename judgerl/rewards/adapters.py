@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from judgerl.core.types import JudgeSample
-from judgerl.data_prep.verdicts import THINK_CLOSE, THINK_OPEN
+from judgerl.judge_spec.verdicts import THINK_CLOSE, THINK_OPEN
 from judgerl.rewards.functions import RewardResult
 from judgerl.rewards.policy import PolicyReward, PolicySample
 from judgerl.rewards.registry import RewardSpec, accepts_partners, call_reward, parse_reward_specs

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from judgerl.core.types import JudgeSample, Verdict
-from judgerl.data_prep.verdicts import THINK_CLOSE, THINK_OPEN
-from judgerl.rewards.parser import parse_verdict, verdict_is_strict
+from judgerl.judge_spec.parser import parse_verdict, verdict_is_strict
+from judgerl.judge_spec.verdicts import THINK_CLOSE, THINK_OPEN
 
 STRENGTH_SPAN = 8.0  # Think-J: 1 - ||g| - k| / 8 keeps a right verdict in [0.75, 1]
 MISSING_STRENGTH_SCORE = 0.5

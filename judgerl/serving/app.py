@@ -24,11 +24,11 @@ from starlette.exceptions import HTTPException
 
 from judgerl.core.serve_options import SERVE_DEFAULTS
 from judgerl.core.types import JudgeSample
-from judgerl.data_prep.prompts import PromptSpec, render_messages
-from judgerl.data_prep.score_prompts import SCORE_MAX, render_score_messages
+from judgerl.judge_spec.families import PromptSpec, render_messages
+from judgerl.judge_spec.parser import parse_verdict
+from judgerl.judge_spec.score_parser import parse_score
+from judgerl.judge_spec.score_prompts import SCORE_MAX, render_score_messages
 from judgerl.models.generation import Generator, Messages, SamplingSpec
-from judgerl.rewards.parser import parse_verdict
-from judgerl.rewards.score_parser import parse_score
 from judgerl.serving.auth import BearerAuth
 from judgerl.serving.batcher import DynamicBatcher, QueueFull
 from judgerl.serving.errors import BodyGate, ServeError, error_response, is_openai_path, validation_message

@@ -17,7 +17,7 @@ from typing import Any
 from judgerl.core.errors import JudgeRLError
 from judgerl.core.logging import get_logger
 from judgerl.core.serve_options import BIND_DEFAULTS, SERVE_DEFAULTS, out_of_range
-from judgerl.data_prep.prompts import PromptSpec
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.models.generation import SamplingSpec, make_generator
 from judgerl.serving.app import ServeSettings, create_app
 

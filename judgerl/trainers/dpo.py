@@ -30,7 +30,7 @@ from judgerl.core.jsonl import write_json
 from judgerl.core.logging import get_logger
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.pairs import read_pairs
-from judgerl.data_prep.prompts import PromptSpec
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.trainers.common import LoraSpec, TrainingKeys, schedule_args, train_resumable, whole_stage_loss
 
 log = get_logger("judgerl.dpo")

@@ -32,7 +32,7 @@ from judgerl.core.jsonl import write_json
 from judgerl.core.logging import get_logger
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.grpo_data import PAIR, drop_long_pairs, grpo_rows, load_grpo_samples, pairs_complete
-from judgerl.data_prep.prompts import PromptSpec
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.trainers.common import train_resumable, trl_grpo_config, whole_stage_loss
 from judgerl.trainers.curves import curve_summary, plot_reward_curve, reward_keys
 from judgerl.trainers.grpo_config import OUTPUTS, GRPOStage

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from judgerl.data_prep.grpo_data import PAIR, HardExamples
-from judgerl.data_prep.prompts import PromptSpec
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.rewards.registry import accepts_partners, parse_reward_specs
 from judgerl.trainers.common import LoraSpec, TrainingKeys
 from judgerl.trainers.verl_config import LOSS_AGG_MODES, VerlSpec

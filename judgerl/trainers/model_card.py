@@ -18,8 +18,8 @@ from typing import Any
 
 from judgerl.core.jsonl import read_json
 from judgerl.core.types import JudgeSample
-from judgerl.data_prep.prompts import PromptSpec, render_user_turn
-from judgerl.data_prep.verdicts import verdict_sentence
+from judgerl.judge_spec.families import PromptSpec, render_user_turn
+from judgerl.judge_spec.verdicts import verdict_sentence
 
 MANIFEST = "manifest.json"
 CARD = "README.md"

@@ -37,9 +37,9 @@ from judgerl.core.stage import StageContext, StageResult
 from judgerl.core.types import JudgeSample
 from judgerl.data_prep import pairs as P
 from judgerl.data_prep.pair_filters import apply_pair_filters, parse_pair_filters
-from judgerl.data_prep.prompts import PromptSpec, render_messages
+from judgerl.judge_spec.families import PromptSpec, render_messages
+from judgerl.judge_spec.parser import parse_verdict
 from judgerl.models.decoding_config import Backend, DecodingSpec, check_backend, generator_kwargs
-from judgerl.rewards.parser import parse_verdict
 
 log = get_logger("judgerl.pairs")
 OUTPUTS = {"pairs": "pairs.jsonl", "chosen_sft": "chosen_sft.jsonl", "stats": "stats.json"}

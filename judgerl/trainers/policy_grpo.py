@@ -35,7 +35,7 @@ from judgerl.core.samples import read_samples
 from judgerl.core.serve_options import SERVE_PROMPTS, ServeOptions, serve_args
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.policy_data import answer_correct, policy_rows
-from judgerl.data_prep.prompts import PromptSpec
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.rewards.adapters import completion_text
 from judgerl.rewards.registry import parse_reward_specs
 from judgerl.trainers.common import TrainingKeys, train_resumable, trl_grpo_config, whole_stage_loss

@@ -16,8 +16,8 @@ from judgerl.core.logging import get_logger
 from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.policy_data import policy_rows, policy_sft_rows
-from judgerl.data_prep.prompts import PromptSpec
 from judgerl.data_prep.sft_format import sft_records
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.models.chat_templates import check_template_name
 from judgerl.trainers.common import LoraSpec, TrainingKeys, schedule_args, train_resumable, whole_stage_loss
 

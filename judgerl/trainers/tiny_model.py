@@ -13,9 +13,9 @@ from pydantic import Field
 from judgerl.core.config import StrictModel
 from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext, StageResult
-from judgerl.data_prep.prompts import FAMILIES, PromptSpec, render_user_turn
 from judgerl.data_prep.sft_format import trace_for
-from judgerl.data_prep.verdicts import verdict_sentence
+from judgerl.judge_spec.families import FAMILIES, PromptSpec, render_user_turn
+from judgerl.judge_spec.verdicts import verdict_sentence
 
 OUTPUTS = {"checkpoint": "checkpoint"}
 

@@ -45,7 +45,7 @@ from judgerl.core.logging import get_logger
 from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.grpo_data import grpo_rows, load_grpo_samples
-from judgerl.data_prep.prompts import PromptSpec
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.trainers.curves import curve_summary, plot_reward_curve
 from judgerl.trainers.grpo_config import OUTPUTS, GRPOStage
 from judgerl.trainers.publish import card_files, push_after_training

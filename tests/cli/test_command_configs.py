@@ -13,7 +13,7 @@ import pytest
 from judgerl.cli.command_parser import subcommand
 from judgerl.cli.main import build_parser, main
 from judgerl.core.errors import JudgeRLError
-from judgerl.data_prep.prompts import PromptSpec
+from judgerl.judge_spec.families import PromptSpec
 
 
 def _capture(monkeypatch: pytest.MonkeyPatch, module: Any, attr: str) -> dict[str, Any]:

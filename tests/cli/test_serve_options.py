@@ -18,7 +18,7 @@ from judgerl.core.serve_options import (
     out_of_range,
     serve_args,
 )
-from judgerl.data_prep.prompts import PromptSpec
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.serving.app import ServeSettings
 from judgerl.serving.process import JudgeServerProcess
 from judgerl.serving.server import check_numbers, serve

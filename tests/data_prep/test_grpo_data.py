@@ -21,8 +21,8 @@ from judgerl.data_prep.grpo_data import (
     pairs_complete,
     select_hard_items,
 )
-from judgerl.data_prep.prompts import PromptSpec, both_orders, render_messages
 from judgerl.data_prep.synthetic import make_synthetic_splits
+from judgerl.judge_spec.families import PromptSpec, both_orders, render_messages
 from judgerl.rewards.adapters import to_trl
 
 

@@ -11,10 +11,10 @@ import pytest
 from judgerl.core.errors import DataError
 from judgerl.core.types import JudgeSample, Verdict
 from judgerl.data_prep import pairs as P
-from judgerl.data_prep.prompts import PromptSpec, render_messages
 from judgerl.data_prep.sft_format import sft_records
 from judgerl.data_prep.synthetic import make_synthetic_splits
-from judgerl.data_prep.verdicts import format_trace
+from judgerl.judge_spec.families import PromptSpec, render_messages
+from judgerl.judge_spec.verdicts import format_trace
 
 SPEC = PromptSpec("strength", instruction="compact")
 SAMPLE = JudgeSample(

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from judgerl.core.samples import write_samples
 from judgerl.core.stage import StageContext
-from judgerl.data_prep.prompts import PromptSpec, render_user_turn
 from judgerl.data_prep.sft_format import sft_records
 from judgerl.data_prep.sources.llmbar import load_llmbar
-from judgerl.data_prep.verdicts import verdict_sentence
+from judgerl.judge_spec.families import PromptSpec, render_user_turn
+from judgerl.judge_spec.verdicts import verdict_sentence
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 from judgerl.trainers.sft import SFTStage, run_sft
 

@@ -237,8 +237,8 @@ def test_judgebench_keeps_pair_ids_and_categories(tmp_path: Path) -> None:
 
 
 def test_thinkj_trace_is_read_as_the_sft_code_expects(tmp_path: Path) -> None:
-    from judgerl.data_prep.prompts import PromptSpec
     from judgerl.data_prep.sft_format import trace_for
+    from judgerl.judge_spec.families import PromptSpec
 
     sample = load_local(_write(tmp_path / "skywork707.json", CASES["thinkj-alpaca"][0])).samples[0]
     assert sample.metadata["thinking"] == "4 is right." and sample.metadata["thinking_order"] == "ab"

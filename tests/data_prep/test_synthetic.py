@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from judgerl.data_prep.prompts import PromptSpec
 from judgerl.data_prep.sft_format import sft_records, trace_for
 from judgerl.data_prep.synthetic import addition_trace, make_addition_sample, make_synthetic_splits
-from judgerl.rewards.parser import parse_verdict
+from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.parser import parse_verdict
 
 
 def test_labels_and_strengths_follow_the_flaw() -> None:

@@ -13,11 +13,11 @@ from judgerl.core.errors import StageError
 from judgerl.core.jsonl import read_json, read_jsonl
 from judgerl.core.samples import read_samples, write_samples
 from judgerl.core.stage import StageContext
-from judgerl.data_prep.prompts import PromptSpec
 from judgerl.data_prep.sft_format import sft_records
-from judgerl.data_prep.verdicts import format_trace
 from judgerl.distill.config import DistillStage
 from judgerl.distill.stage import run_distill
+from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.verdicts import format_trace
 from judgerl.serving.process import free_port
 
 from .conftest import FakeOpenAI, make_sample

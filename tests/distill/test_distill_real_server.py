@@ -23,9 +23,9 @@ from judgerl.core.errors import StageError
 from judgerl.core.jsonl import read_json, read_jsonl
 from judgerl.core.samples import read_samples, write_samples
 from judgerl.core.stage import StageContext
-from judgerl.data_prep.prompts import PromptSpec, render_user_turn
 from judgerl.distill.config import DistillStage
 from judgerl.distill.stage import run_distill, served_model_id
+from judgerl.judge_spec.families import PromptSpec, render_user_turn
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 from judgerl.serving.process import JudgeServerProcess
 from judgerl.stages import STAGE_KINDS

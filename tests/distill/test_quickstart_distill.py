@@ -15,11 +15,11 @@ import yaml
 
 from judgerl.core.jsonl import read_json, read_jsonl
 from judgerl.core.samples import read_samples
-from judgerl.data_prep.prompts import PromptSpec
 from judgerl.data_prep.sft_format import sft_records
+from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.parser import parse_verdict
 from judgerl.pipeline import run_recipe
 from judgerl.recipe import load_recipe
-from judgerl.rewards.parser import parse_verdict
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC_KEYS = {"family": "direct", "instruction": "compact"}

@@ -13,16 +13,16 @@ from pydantic import ValidationError
 
 from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext
-from judgerl.data_prep.prompts import PromptSpec, render_messages
 from judgerl.data_prep.stage import PrepStage, run_prep
 from judgerl.eval.logprob import LogprobJudge, decide, thinking_prefix, verdict_candidates
 from judgerl.eval.stage import EvalStage, run_eval
+from judgerl.judge_spec.families import PromptSpec, render_messages
+from judgerl.judge_spec.parser import parse_verdict
 from judgerl.models.generation import SamplingSpec, render_prompts
 from judgerl.models.generation.hf import HFGenerator
 from judgerl.models.loading import load_model_and_tokenizer
 from judgerl.models.scoring import continuation_logprobs
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
-from judgerl.rewards.parser import parse_verdict
 
 SPEC = TinyModelSpec(hidden_size=32, layers=2, heads=2, intermediate_size=64, vocab_size=500)
 

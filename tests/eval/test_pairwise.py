@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from judgerl.data_prep.prompts import PromptSpec
 from judgerl.data_prep.synthetic import make_synthetic_splits
 from judgerl.eval.metrics import pairwise_metrics
 from judgerl.eval.pairwise import judge_samples
+from judgerl.judge_spec.families import PromptSpec
 
 
 class AlwaysA:

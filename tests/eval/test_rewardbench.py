@@ -354,8 +354,8 @@ def test_judge_sample_files_are_read_once_per_item_and_critic_hints_are_refused(
     import dataclasses
 
     from judgerl.core.samples import write_samples
-    from judgerl.data_prep.prompts import PromptSpec, both_orders
     from judgerl.data_prep.synthetic import make_synthetic_splits
+    from judgerl.judge_spec.families import PromptSpec, both_orders
 
     samples = [dataclasses.replace(s, subset="") for s in make_synthetic_splits(1, 6, seed=1).test]
     path = tmp_path / "test.jsonl"

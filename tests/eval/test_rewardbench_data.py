@@ -11,10 +11,10 @@ import pytest
 
 from judgerl.core.samples import write_samples
 from judgerl.core.types import Judgement, Verdict
-from judgerl.data_prep.prompts import both_orders
 from judgerl.data_prep.synthetic import make_synthetic_splits
 from judgerl.eval.rewardbench.data import canonical_pairs, load_v1, load_v2
 from judgerl.eval.rewardbench.v1 import prediction_row
+from judgerl.judge_spec.families import both_orders
 
 from .test_rewardbench import write_v1_file
 

@@ -13,7 +13,6 @@ import pytest
 import torch
 
 from judgerl.core.registry import Registry
-from judgerl.data_prep.prompts import PromptSpec
 from judgerl.eval.scaling.candidates import PromptCandidates
 from judgerl.eval.scaling.judges import (
     GenerativeScoreJudge,
@@ -30,7 +29,8 @@ from judgerl.eval.scaling.judges import (
     score_all,
     split_steps,
 )
-from judgerl.rewards.score_parser import parse_score
+from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.score_parser import parse_score
 
 
 def _items(n: int = 3) -> list[PromptCandidates]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from judgerl.core.samples import write_samples
 from judgerl.core.types import JudgeSample
-from judgerl.data_prep.prompts import PromptSpec, render_user_turn
+from judgerl.judge_spec.families import PromptSpec, render_user_turn
 
 
 def shortest(samples: list[JudgeSample], n: int) -> list[JudgeSample]:

@@ -6,10 +6,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from judgerl.core.types import JudgeSample
-from judgerl.data_prep.verdicts import THINK_CLOSE, THINK_OPEN
+from judgerl.judge_spec.parser import parse_verdict, verdict_is_strict
+from judgerl.judge_spec.verdicts import THINK_CLOSE, THINK_OPEN
 from judgerl.rewards.adapters import to_trl, to_verl
 from judgerl.rewards.functions import format_reward
-from judgerl.rewards.parser import parse_verdict, verdict_is_strict
 from judgerl.rewards.registry import combined_reward, get_reward
 
 # the rewards that need no options; plugins (probe, remote_judge) need a model or a server

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from judgerl.data_prep.prompts import render_user_turn
 from judgerl.data_prep.synthetic import make_synthetic_splits, synthetic_sft_trace
+from judgerl.judge_spec.families import render_user_turn
 from judgerl.models.generation import SamplingSpec
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 from judgerl.serving.process import free_port

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from judgerl.core.types import JudgeSample
-from judgerl.data_prep.prompts import PromptSpec, render_messages
+from judgerl.judge_spec.families import PromptSpec, render_messages
 from judgerl.models.generation import SamplingSpec, render_prompts
 from judgerl.models.generation.hf import make_hf_generator
 from judgerl.serving.app import ServeSettings, create_app

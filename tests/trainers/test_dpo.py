@@ -16,9 +16,9 @@ from judgerl.core.jsonl import write_jsonl
 from judgerl.core.stage import StageContext
 from judgerl.core.types import Verdict
 from judgerl.data_prep import pairs as P
-from judgerl.data_prep.prompts import PromptSpec, both_orders, render_messages, render_user_turn
 from judgerl.data_prep.synthetic import make_synthetic_splits, synthetic_sft_trace
-from judgerl.data_prep.verdicts import format_trace
+from judgerl.judge_spec.families import PromptSpec, both_orders, render_messages, render_user_turn
+from judgerl.judge_spec.verdicts import format_trace
 from judgerl.models.loading import load_model_and_tokenizer
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 from judgerl.trainers.dpo import DPOStage, run_dpo

@@ -17,8 +17,8 @@ from judgerl.core.samples import write_samples
 from judgerl.core.stage import StageContext
 from judgerl.core.types import JudgeSample
 from judgerl.data_prep.grpo_data import grpo_rows, pairs_complete
-from judgerl.data_prep.prompts import PromptSpec, render_user_turn
 from judgerl.data_prep.synthetic import make_synthetic_splits, synthetic_sft_trace
+from judgerl.judge_spec.families import PromptSpec, render_user_turn
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 from judgerl.recipe import load_recipe
 from judgerl.rewards.functions import RewardResult

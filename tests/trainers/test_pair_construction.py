@@ -16,12 +16,12 @@ from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext
 from judgerl.core.types import JudgeSample
 from judgerl.data_prep.pairs import is_right, read_pairs
-from judgerl.data_prep.prompts import PromptSpec, render_messages
 from judgerl.data_prep.sft_format import sft_records
 from judgerl.data_prep.stage import PrepStage, run_prep
-from judgerl.data_prep.verdicts import format_trace
+from judgerl.judge_spec.families import PromptSpec, render_messages
+from judgerl.judge_spec.parser import parse_verdict
+from judgerl.judge_spec.verdicts import format_trace
 from judgerl.models import generation
-from judgerl.rewards.parser import parse_verdict
 from judgerl.trainers.pair_construction import PairsStage, run_pairs
 from judgerl.trainers.sft import SFTStage, run_sft
 from judgerl.trainers.tiny_model import TinyModelStage, run_tiny_model

@@ -13,9 +13,9 @@ from judgerl.core.jsonl import read_json, read_jsonl
 from judgerl.core.samples import write_samples
 from judgerl.core.stage import StageContext
 from judgerl.data_prep.policy_data import answer_correct, policy_rows, policy_sft_rows
-from judgerl.data_prep.prompts import PromptSpec, render_user_turn
 from judgerl.data_prep.synthetic import make_synthetic_splits, synthetic_sft_trace
 from judgerl.eval.policy_eval import PolicyEvalStage, accuracy_metrics, run_policy_eval
+from judgerl.judge_spec.families import PromptSpec, render_user_turn
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 from judgerl.recipe import load_recipe
 from judgerl.serving.process import JudgeServerProcess

@@ -12,8 +12,8 @@ import torch
 from judgerl.core.errors import RecipeError, StageError
 from judgerl.core.samples import write_samples
 from judgerl.core.stage import StageContext
-from judgerl.data_prep.prompts import PromptSpec, render_user_turn
 from judgerl.data_prep.synthetic import make_synthetic_splits, synthetic_sft_trace
+from judgerl.judge_spec.families import PromptSpec, render_user_turn
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 from judgerl.pipeline import config_hash
 from judgerl.recipe import load_recipe

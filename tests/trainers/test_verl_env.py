@@ -21,8 +21,8 @@ from omegaconf import OmegaConf  # noqa: E402  (verl brings omegaconf and hydra)
 
 from judgerl.core.samples import write_samples  # noqa: E402
 from judgerl.core.stage import StageContext  # noqa: E402
-from judgerl.data_prep.prompts import PromptSpec, render_user_turn  # noqa: E402
 from judgerl.data_prep.synthetic import make_synthetic_splits, synthetic_sft_trace  # noqa: E402
+from judgerl.judge_spec.families import PromptSpec, render_user_turn  # noqa: E402
 from judgerl.models.tokenizer import train_tokenizer  # noqa: E402
 from judgerl.trainers.grpo import run_grpo  # noqa: E402
 from judgerl.trainers.grpo_config import GRPOStage  # noqa: E402

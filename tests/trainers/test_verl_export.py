@@ -12,8 +12,8 @@ from judgerl.core.samples import write_samples
 from judgerl.core.stage import StageContext
 from judgerl.core.types import JudgeSample
 from judgerl.data_prep.grpo_data import grpo_rows
-from judgerl.data_prep.prompts import PromptSpec
 from judgerl.data_prep.synthetic import make_synthetic_splits
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.rewards.adapters import to_trl
 from judgerl.trainers.grpo import run_grpo
 from judgerl.trainers.grpo_config import GRPOStage

@@ -19,7 +19,7 @@ from typing import Any
 
 from judgerl.core.types import JudgeSample
 from judgerl.data_prep.sources.base import RowFn, as_text, user_turn
-from judgerl.data_prep.verdicts import THINK_CLOSE, THINK_OPEN
+from judgerl.judge_spec.verdicts import THINK_CLOSE, THINK_OPEN
 
 SOURCE = "thinkj"
 MARKER = "[The Start of "

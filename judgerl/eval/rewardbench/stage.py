@@ -38,7 +38,6 @@ from pydantic import SerializerFunctionWrapHandler, ValidationInfo, field_valida
 from judgerl.core.jsonl import write_json, write_jsonl, write_text_atomic
 from judgerl.core.logging import get_logger
 from judgerl.core.stage import StageContext, StageResult
-from judgerl.data_prep.prompts import PromptSpec
 from judgerl.eval.generation_keys import BenchmarkGenerationKeys
 from judgerl.eval.logprob import Scoring, check_scoring, drop_default_scoring, with_scoring
 from judgerl.eval.pairwise import judge_samples
@@ -54,6 +53,7 @@ from judgerl.eval.rewardbench.scoring import V1_EXAMPLE_COUNTS
 from judgerl.eval.rewardbench.v1 import official_layout, prediction_row, score_both_orders, score_official
 from judgerl.eval.rewardbench.v2 import score_v2, v2_requests
 from judgerl.eval.stage_clock import StageClock, TimedGenerator
+from judgerl.judge_spec.families import PromptSpec
 
 log = get_logger("judgerl.eval")
 OUTPUTS = {

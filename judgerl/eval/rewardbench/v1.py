@@ -18,7 +18,7 @@ from judgerl.eval.metrics import METRIC_NAMES, pairwise_metrics
 from judgerl.eval.pairwise import judgement_row
 from judgerl.eval.rewardbench.data import canonical_pairs
 from judgerl.eval.rewardbench.scoring import official_pair_score, subset_means, v1_sections
-from judgerl.rewards.parser import parse_verdict
+from judgerl.judge_spec.parser import parse_verdict
 
 
 def official_layout(samples: list[JudgeSample], seed: int) -> list[JudgeSample]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from judgerl.data_prep.multi_prompts import render_ranking_messages, render_rating_messages
 from judgerl.data_prep.sources.rewardbench import RewardBench2Item
 from judgerl.eval.rewardbench.scoring import (
     TIES_INVALID_RATING,
@@ -16,8 +15,9 @@ from judgerl.eval.rewardbench.scoring import (
     ties_score,
     v2_overall,
 )
+from judgerl.judge_spec.multi_parser import parse_choice, parse_rating
+from judgerl.judge_spec.multi_prompts import render_ranking_messages, render_rating_messages
 from judgerl.models.generation.base import Messages
-from judgerl.rewards.multi_parser import parse_choice, parse_rating
 
 
 def seeded_slot(seed: int, key: str, n: int) -> int:

@@ -20,7 +20,6 @@ from judgerl.core.config import StrictModel
 from judgerl.core.errors import DataError, RecipeError
 from judgerl.core.logging import get_logger
 from judgerl.core.stage import StageContext, StageResult
-from judgerl.data_prep.prompts import PromptSpec
 from judgerl.eval.scaling.candidates import (
     CandidateLoad,
     PromptCandidates,
@@ -41,6 +40,7 @@ from judgerl.eval.scaling.judges import (
 )
 from judgerl.eval.scaling.report import PERFECT, ScalingSweep, points_report, write_scaling_outputs
 from judgerl.eval.scaling.theory import DeltaPoint, fit_inverse_square, pass_at_k, sweep
+from judgerl.judge_spec.families import PromptSpec
 
 log = get_logger("judgerl.scaling")
 OUTPUTS = {

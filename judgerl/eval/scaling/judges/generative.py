@@ -52,8 +52,8 @@ class GenerativeScoreJudge(BatchJudge):
 
         Usage: judge.score_batch(["2+2?"], [["4", "5"]])
         """
-        from judgerl.data_prep.score_prompts import render_score_messages
-        from judgerl.rewards.score_parser import parse_score
+        from judgerl.judge_spec.score_parser import parse_score
+        from judgerl.judge_spec.score_prompts import render_score_messages
 
         flat = [(i, c) for i, cands in enumerate(candidate_lists) for c in cands]
         messages = [render_score_messages(prompts[i], c, self.instruction) for i, c in flat]  # type: ignore[arg-type]

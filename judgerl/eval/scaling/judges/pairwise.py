@@ -33,7 +33,7 @@ class PairwiseScoreJudge(BatchJudge):
         batch_size: int = 32,
         both_orders: bool = True,
     ) -> None:
-        from judgerl.data_prep.prompts import PromptSpec
+        from judgerl.judge_spec.families import PromptSpec
         from judgerl.models.generation import SamplingSpec
 
         self.generator = generator

@@ -11,8 +11,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from judgerl.data_prep.score_prompts import SCORE_MAX, SCORE_MIN
-from judgerl.rewards.parser import EMPTY, UNCLOSED, _split_thinking
+from judgerl.judge_spec.parser import EMPTY, UNCLOSED, _split_thinking
+from judgerl.judge_spec.score_prompts import SCORE_MAX, SCORE_MIN
 
 NO_NUMBER = "no number"
 # A sign directly before the digits, digits, an optional decimal part ("7", "-2", "8.5", ".5" is 5).

@@ -2,7 +2,7 @@
 
 The inference-time-scaling analysis (docs/algorithms.md section 5) scores each sampled answer on its
 own and selects by softmax(score / T). Its judge protocol is short on purpose: prompt, greedy
-decoding, the first number of the reply, clamped to [0, 10] (`judgerl.rewards.score_parser`).
+decoding, the first number of the reply, clamped to [0, 10] (`judgerl.judge_spec.score_parser`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The verdict sentences a judge writes, and the thinking-trace layout around them.
 
 One place defines what a verdict looks like; the renderer, the SFT trace builder and the
-parser in `judgerl.rewards.parser` all read these constants, so they cannot disagree.
+parser in `judgerl.judge_spec.parser` all read these constants, so they cannot disagree.
 """
 
 from __future__ import annotations

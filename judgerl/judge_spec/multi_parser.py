@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from judgerl.data_prep.multi_prompts import LETTERS, RATING_MAX, RATING_MIN
-from judgerl.rewards.parser import EMPTY, UNCLOSED, _split_thinking
+from judgerl.judge_spec.multi_prompts import LETTERS, RATING_MAX, RATING_MIN
+from judgerl.judge_spec.parser import EMPTY, UNCLOSED, _split_thinking
 
 NO_CHOICE = "no [[X]] choice"
 CHOICE_RANGE = "choice out of range"

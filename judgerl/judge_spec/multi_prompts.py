@@ -5,7 +5,7 @@ ways, and so does judgerl: all four responses in one prompt with a verdict `[[A]
 (`render_ranking_messages`), or each response rated on its own (`render_rating_messages`); the
 Ties subset is always rated, with the official Ties wording (correctness and relevance; depth
 and level of detail need not count). As in the pairwise renderer (`prompts.py`) the judge may
-think first and ends with one verdict sentence; `judgerl.rewards.multi_parser` reads it.
+think first and ends with one verdict sentence; `judgerl.judge_spec.multi_parser` reads it.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from judgerl.core.types import JudgeSample
-from judgerl.data_prep.prompts import PromptSpec, both_orders, render_messages, render_user_turn
-from judgerl.data_prep.verdicts import format_trace, verdict_sentence
+from judgerl.judge_spec.families import PromptSpec, both_orders, render_messages, render_user_turn
+from judgerl.judge_spec.verdicts import format_trace, verdict_sentence
 
 S = JudgeSample("q1", "t", [{"role": "user", "content": "What is 2+2?"}], "4", "5", "a", -2, "math")
 

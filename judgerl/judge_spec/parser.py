@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 
 from judgerl.core.types import MAX_STRENGTH, Verdict
-from judgerl.data_prep.verdicts import THINK_CLOSE, THINK_OPEN
+from judgerl.judge_spec.verdicts import THINK_CLOSE, THINK_OPEN
 
 EMPTY = "empty completion"
 UNCLOSED = "unclosed thinking block"

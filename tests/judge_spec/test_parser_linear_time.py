@@ -12,12 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from judgerl.data_prep.answers import extract_answer
+from judgerl.judge_spec import multi_parser, parser
+from judgerl.judge_spec.multi_parser import parse_choice, parse_rating
+from judgerl.judge_spec.parser import parse_verdict
+from judgerl.judge_spec.score_parser import parse_score
 from judgerl.probes import labelling
-from judgerl.rewards import functions, multi_parser, parser
+from judgerl.rewards import functions
 from judgerl.rewards.functions import is_well_formed
-from judgerl.rewards.multi_parser import parse_choice, parse_rating
-from judgerl.rewards.parser import parse_verdict
-from judgerl.rewards.score_parser import parse_score
 
 BOUND_S = 0.5  # generous: the benchmark (bench/parser_speed.py) measures < 50 ms at 100k characters
 

@@ -3,14 +3,14 @@ from __future__ import annotations
 import pytest
 
 from judgerl.core.types import Verdict
-from judgerl.data_prep.verdicts import format_trace, verdict_sentence
-from judgerl.rewards.parser import (
+from judgerl.judge_spec.parser import (
     FAILURE_REASONS,
     failure_kind,
     parse_failure_rate,
     parse_verdict,
     verdict_is_strict,
 )
+from judgerl.judge_spec.verdicts import format_trace, verdict_sentence
 
 
 def test_plain_verdict_with_bracketed_strength():
