@@ -20,8 +20,10 @@ wrong); with `match_strength` the [[k]] must equal |strength| too. The pair's pr
 JUDGE's own prompt for the sample (the Think-J seed filled the `direct` prompt: a defect), never
 the hinted critic prompt the critic side was generated from.
 
-This module only takes parsed Verdicts (judgerl.judge_spec.parser does the parsing; data_prep may
-not import it), so every branch is testable on hand-made completions.
+This module only takes parsed Verdicts (judgerl.judge_spec.parser does the parsing), so every
+branch is testable on hand-made completions. `read_pairs` reads a pairs file: the pairs stage's
+JSONL, or Think-J's own DPO file ({system, instruction, chosen, rejected}), whose rows become
+pairs rows with the prompt as written (`thinkj_pair_row`).
 """
 
 from __future__ import annotations
@@ -35,18 +37,24 @@ from typing import Any, Literal
 
 from judgerl.core.errors import DataError
 from judgerl.core.types import JudgeSample, Verdict
+from judgerl.data_prep.sources.base import BadRow, describe_error
+from judgerl.data_prep.sources.readers import read_file_rows
+from judgerl.data_prep.sources.thinkj import split_judgement
+from judgerl.data_prep.sources.thinkj_files import dpo_row_sample
 from judgerl.judge_spec.families import PromptSpec, render_messages
 from judgerl.judge_spec.verdicts import THINK_CLOSE, THINK_OPEN
 
 JUDGE = "judge"
 CRITIC_POSITIVE = "critic_positive"
 CRITIC_NEGATIVE = "critic_negative"
-SOURCES: tuple[str, ...] = (JUDGE, CRITIC_POSITIVE, CRITIC_NEGATIVE)
+IMPORTED = "imported"  # a side read from another system's pairs file, which does not say who wrote it
+SOURCES: tuple[str, ...] = (JUDGE, CRITIC_POSITIVE, CRITIC_NEGATIVE, IMPORTED)
 
 BRANCH_JUDGE_RIGHT = "judge_right"
 BRANCH_JUDGE_WRONG = "judge_wrong"
 BRANCH_REJECTION = "rejection_sampling"
-BRANCHES: tuple[str, ...] = (BRANCH_JUDGE_RIGHT, BRANCH_JUDGE_WRONG, BRANCH_REJECTION)
+BRANCH_THINKJ_FILE = "thinkj_dpo_file"  # a row of Think-J's own DPO file (create_judgement_pairs)
+BRANCHES: tuple[str, ...] = (BRANCH_JUDGE_RIGHT, BRANCH_JUDGE_WRONG, BRANCH_REJECTION, BRANCH_THINKJ_FILE)
 
 SKIP_NEGATIVE_NOT_WRONG = "negative critic not wrong"
 SKIP_POSITIVE_NOT_RIGHT = "positive critic not right"
@@ -394,11 +402,50 @@ def _check_messages(value: Any) -> str:
     return ""
 
 
-def validate_pair_row(row: Any, prompt: PromptSpec | None = None) -> dict[str, Any]:
+def _judgement_verdict(text: str) -> dict[str, Any]:
+    try:
+        _, choice, strength = split_judgement(text)
+    except ValueError as err:
+        return {"choice": None, "strength": None, "reason": str(err)}
+    return {"choice": choice, "strength": strength, "reason": ""}
+
+
+def thinkj_pair_row(row: dict[str, Any], index: int, source: str = "thinkj-dpo") -> dict[str, Any]:
+    """A pairs row from one row of Think-J's DPO file ({system, instruction, chosen, rejected}).
+
+    The sample is read from the instruction's blocks with the chosen verdict's label
+    (`sources.thinkj_files`); its id is "<source>-<row index>" and the pair's "<id>:ab", so the
+    same file always gives the same ids. The prompt is the file's system and user messages as
+    written, chosen and rejected the file's texts; both sides are `imported` (the file does not
+    say which model wrote them) and the branch is `thinkj_dpo_file`. KeyError/ValueError for a row
+    that does not fit.
+
+    Usage: row = thinkj_pair_row(json_rows[0], 0, "helpsteer2-judgement")
+    """
+    sample = dpo_row_sample(source, index, row)
+    return {
+        "id": item_key(sample),
+        "sample": sample.to_dict(),
+        "prompt": [dict(m) for m in sample.metadata["prompt_messages"]],
+        "chosen": row["chosen"],
+        "rejected": row["rejected"],
+        "chosen_source": IMPORTED,
+        "rejected_source": IMPORTED,
+        "branch": BRANCH_THINKJ_FILE,
+        "chosen_verdict": {"choice": sample.label, "strength": sample.abs_strength, "reason": ""},
+        "rejected_verdict": _judgement_verdict(row["rejected"]),
+    }
+
+
+def validate_pair_row(
+    row: Any, prompt: PromptSpec | None = None, *, index: int = 0, source: str = "thinkj-dpo"
+) -> dict[str, Any]:
     """Check one pairs row and return it; raise ValueError naming the problem.
 
-    With `prompt`, the row's prompt must be exactly that prompt rendered for its sample (the
-    judge prompt the DPO stage trains and the eval stage evaluates with).
+    A row in Think-J's DPO layout (`instruction` and no `sample`) is first turned into a pairs
+    row by `thinkj_pair_row(row, index, source)`, which is what is returned. With `prompt`, the
+    row's prompt must be exactly that prompt rendered for its sample (the judge prompt the DPO
+    stage trains and the eval stage evaluates with).
 
     >>> validate_pair_row({"id": "1"})
     Traceback (most recent call last):
@@ -407,9 +454,22 @@ def validate_pair_row(row: Any, prompt: PromptSpec | None = None) -> dict[str, A
     """
     if not isinstance(row, dict):
         raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+    if "sample" not in row and "instruction" in row:
+        try:
+            row = thinkj_pair_row(row, index, source)
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(
+                f"not a Think-J DPO row {{system, instruction, chosen, rejected}}: {describe_error(e)}"
+            ) from e
     for key in PAIR_KEYS:
         if key not in row:
-            raise ValueError(f"missing {key!r}")
+            hint = ""
+            if not {"id", "sample"} & set(row):
+                hint = (
+                    " (neither a judgerl pairs row {id, sample, prompt, chosen, rejected, ...} nor a "
+                    "Think-J DPO row {system, instruction, chosen, rejected})"
+                )
+            raise ValueError(f"missing {key!r}{hint}")
     for key in ("id", "chosen", "rejected", "chosen_source", "rejected_source", "branch"):
         if not isinstance(row[key], str):
             raise ValueError(f"{key!r} must be a string, got {type(row[key]).__name__}")
@@ -431,10 +491,16 @@ def validate_pair_row(row: Any, prompt: PromptSpec | None = None) -> dict[str, A
     if problem:
         raise ValueError(problem)
     if prompt is not None and row["prompt"] != judge_prompt(sample, prompt):
+        written = (
+            "is the prompt as Think-J's file wrote it, not"
+            if row["branch"] == BRANCH_THINKJ_FILE
+            else "is not"
+        )
         raise ValueError(
-            f"'prompt' is not the judge prompt (family={prompt.family}, hint={prompt.hint}, "
+            f"'prompt' {written} the judge prompt (family={prompt.family}, hint={prompt.hint}, "
             f"instruction={prompt.instruction}) rendered for its sample; pairs must be trained under the "
-            "prompt the judge is evaluated with"
+            "prompt the judge is evaluated with (set check_prompt: false on the dpo stage to train "
+            "under the prompt as written)"
         )
     return row
 
@@ -452,31 +518,45 @@ def read_pairs(
     on_bad_row: Literal["stop", "skip"] = "stop",
     prompt: PromptSpec | None = None,
 ) -> PairsFile:
-    """Read and validate a pairs JSONL file; a bad row raises DataError with its index, or is
-    counted and skipped with `on_bad_row="skip"`. Row indices count non-blank lines from 0.
+    """Read and validate a pairs file; a bad row raises DataError with its index, or is counted and
+    skipped with `on_bad_row="skip"`.
+
+    A .jsonl file holds one row a line (indices count non-blank lines from 0); a .json file a
+    list of rows, as Think-J's DPO file is written (JSON Lines in a .json file are read too).
+    Rows in Think-J's DPO layout become pairs rows (`thinkj_pair_row`, ids from the file's stem).
 
     Usage: pairs = read_pairs("runs/quickstart/pairs/pairs.jsonl", prompt=PromptSpec("strength"))
+           pairs = read_pairs("helpsteer2-Qwen2.5-7B-Instruct-judgement.json")
     """
     if on_bad_row not in ("stop", "skip"):
         raise ValueError(f"on_bad_row must be 'stop' or 'skip', got {on_bad_row!r}")
     if not os.path.exists(path):
         raise DataError(f"{path}: no such pairs file (did the pairs stage run?)")
+    source = os.path.splitext(os.path.basename(path))[0]
     out = PairsFile(rows=[])
+    for index, row in enumerate(_raw_pairs(path)):
+        try:
+            if isinstance(row, BadRow):
+                raise ValueError(row.reason)
+            out.rows.append(validate_pair_row(row, prompt, index=index, source=source))
+        except ValueError as e:
+            if on_bad_row == "stop":
+                raise DataError(f"{path}: pairs row {index}: {e}") from None
+            out.skipped.append((index, str(e)))
+    return out
+
+
+def _raw_pairs(path: str | os.PathLike[str]) -> list[Any]:
+    """The raw rows of a pairs file; a line that is not JSON becomes a `BadRow`."""
+    if str(path).lower().endswith(".json"):
+        return read_file_rows(path).rows
+    rows: list[Any] = []
     with open(path, encoding="utf-8") as f:
-        index = -1
         for line in f:
             if not line.strip():
                 continue
-            index += 1
             try:
-                out.rows.append(validate_pair_row(json.loads(line), prompt))
+                rows.append(json.loads(line))
             except json.JSONDecodeError as e:
-                reason = f"not valid JSON ({e.msg})"
-            except ValueError as e:
-                reason = str(e)
-            else:
-                continue
-            if on_bad_row == "stop":
-                raise DataError(f"{path}: pairs row {index}: {reason}")
-            out.skipped.append((index, reason))
-    return out
+                rows.append(BadRow(f"not valid JSON ({e.msg})"))
+    return rows

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from numbers import Integral
 from typing import Any
 
 from judgerl.core.types import JudgeSample
@@ -174,6 +175,8 @@ def to_trl(specs: Any) -> tuple[list[Callable[..., list[float]]], list[float]]:
 
 
 def _ground_truth(raw: Any) -> dict[str, Any]:
+    """{label, strength?, ...} from a verl ground truth: a dict (or its JSON), 'a'|'b', or a signed
+    strength int (or its string) as Think-J's reward_strength reads it: negative (a), positive (b)."""
     if isinstance(raw, str):
         stripped = raw.strip()
         if stripped.lower() in ("a", "b"):
@@ -181,9 +184,17 @@ def _ground_truth(raw: Any) -> dict[str, Any]:
         try:
             raw = json.loads(stripped)
         except json.JSONDecodeError:
-            raise ValueError(f"ground_truth must be a dict or its JSON, got {raw!r}") from None
+            raise ValueError(
+                f"ground_truth must be a dict, a signed strength or their JSON, got {raw!r}"
+            ) from None
+    if isinstance(raw, float) and raw.is_integer():  # a whole number a dataframe stored as a float
+        raw = int(raw)
+    if isinstance(raw, Integral) and not isinstance(raw, bool) and 1 <= abs(int(raw)) <= 3:
+        return {"label": "a" if raw < 0 else "b", "strength": int(raw)}
     if not isinstance(raw, dict) or "label" not in raw:
-        raise ValueError(f"ground_truth must hold a 'label', got {raw!r}")
+        raise ValueError(
+            f"ground_truth must hold a 'label' or be a signed strength in -3..-1 or 1..3, got {raw!r}"
+        )
     return raw
 
 

@@ -83,6 +83,13 @@ THINKJ_INSTRUCTION = (
     "[The Start of Response (b)]\n5\n[The End of Response (b)]\n\n"
     "Please provide an evaluation by first offering a detailed explanation."
 )
+THINKJ_FIXTURES = Path(__file__).parent / "fixtures" / "thinkj"
+
+
+def _thinkj_fixture(name: str) -> list[dict[str, Any]]:
+    return json.loads((THINKJ_FIXTURES / name).read_text(encoding="utf-8"))
+
+
 # format -> (rows as released, expected (question, response_a, response_b, label, strength) of row 0)
 CASES: dict[str, tuple[list[dict[str, Any]], tuple[Any, ...]]] = {
     "llmbar": (LLMBAR_ROWS, ("Say hi.", "hi", "bye", "a", None)),
@@ -176,6 +183,12 @@ CASES: dict[str, tuple[list[dict[str, Any]], tuple[Any, ...]]] = {
         ],
         ("What is 2+2?", "4", "5", "a", -3),
     ),
+    "thinkj-infer": (
+        _thinkj_fixture("helpsteer2-infer.json"),
+        ("What is the capital of France?", "Paris.", "Lyon.", "a", None),
+    ),
+    "thinkj-dpo": (_thinkj_fixture("helpsteer2-judgement.json"), ("What is 3*3?", "9", "6", "a", None)),
+    "verl": (_thinkj_fixture("helpsteer2-strength-ppo.json"), ("What is 2+2?", "4", "5", "a", -3)),
     "gsm8k-solutions": (
         [
             {
@@ -201,7 +214,13 @@ def test_every_known_format_has_a_case() -> None:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_detects_and_reads_each_released_format(name: str, tmp_path: Path) -> None:
     rows, (question, response_a, response_b, label, strength) = CASES[name]
-    suffix = ".parquet" if name in ("skywork", "rewardbench2") else ".json" if name == "llmbar" else ".jsonl"
+    suffix = (
+        ".parquet"
+        if name in ("skywork", "rewardbench2", "verl")
+        else ".json"
+        if name == "llmbar"
+        else ".jsonl"
+    )
     path = _write(tmp_path / f"data{suffix}", rows)
     assert detect_format(rows) == name
     result = load_local(path)

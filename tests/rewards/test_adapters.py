@@ -162,6 +162,28 @@ def test_to_verl_plain_label_and_bad_ground_truth():
             compute_score("d", B_PLAIN, bad)
 
 
+@pytest.mark.parametrize("truth", [-3, "-3", " -3 ", -3.0], ids=["int", "str", "padded", "float"])
+def test_to_verl_reads_a_signed_strength_ground_truth_as_thinkj_writes_it(truth):
+    compute_score = to_verl(["strength"])
+    assert compute_score("helpsteer2", A3, truth)["score"] == 1.0
+    assert compute_score("helpsteer2", B1, truth)["score"] == 0.0
+    # (b) by 2 where the judge said (b) by 1: Think-J's 1 - |2 - 1| / 8
+    assert compute_score("helpsteer2", B1, 2)["strength"] == 0.875
+
+
+def test_to_verl_batch_reads_numpy_signed_ground_truths():
+    np = pytest.importorskip("numpy")
+    batch = to_verl_batch(["correctness"])
+    out = batch(["d", "d"], [A3, B1], np.array([np.int64(-1), np.int64(3)], dtype=object), None)
+    assert [o["score"] for o in out] == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("bad", [0, 4, -7, "0", True, 1.5])
+def test_to_verl_refuses_a_ground_truth_that_is_no_signed_strength(bad):
+    with pytest.raises(ValueError, match="signed strength"):
+        to_verl(["correctness"])("d", A3, bad)
+
+
 def test_to_verl_consistency_falls_back_and_batch_pairs_orders():
     single = to_verl(["consistency"])
     assert single("d", A_PLAIN, {"label": "a"}, {"sample_id": "s1", "order": "ab"})["consistency"] == 1.0

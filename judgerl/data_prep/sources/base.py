@@ -64,15 +64,18 @@ class LoadResult:
     skipped: list[tuple[int, str]] = field(default_factory=list)
     not_pairable: list[tuple[int, str]] = field(default_factory=list)
     formats: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def summary(self) -> str:
-        """One line for a log: "llmbar: 419 rows, 0 skipped" (plus the not-pairable count when any)."""
+        """One line for a log: "llmbar: 419 rows, 0 skipped" (plus the not-pairable count and notes when any)."""
         text = f"{self.source}: {len(self.samples)} rows, {len(self.skipped)} skipped"
         if self.not_pairable:
             text += f", {len(self.not_pairable)} not pairable"
+        if self.notes:
+            text += f" ({'; '.join(self.notes)})"
         return text
 
     def extend(self, other: LoadResult, prefix: str = "") -> None:
@@ -85,6 +88,7 @@ class LoadResult:
         self.skipped.extend((i, f"{tag}{reason}") for i, reason in other.skipped)
         self.not_pairable.extend((i, f"{tag}{reason}") for i, reason in other.not_pairable)
         self.formats.update(other.formats)
+        self.notes.extend(other.notes)
 
 
 def check_on_bad_row(on_bad_row: str) -> None:

@@ -25,7 +25,9 @@ from judgerl.data_prep.sources.llmbar import llmbar_row_fn, llmbar_subset
 from judgerl.data_prep.sources.presets import PRESETS
 from judgerl.data_prep.sources.rewardbench import load_rewardbench2_pairs, v1_row_fn
 from judgerl.data_prep.sources.thinkj import MARKER, thinkj_alpaca
+from judgerl.data_prep.sources.thinkj_files import INFER_COLUMNS, is_thinkj_dpo_row, thinkj_dpo, thinkj_infer
 from judgerl.data_prep.sources.trl import trl_conversational, trl_conversational_implicit, trl_standard
+from judgerl.data_prep.sources.verl_rows import verl_rows
 
 AUTO = "auto"
 PREFERENCE_SWAP_SEED = 0  # chosen/rejected formats place the chosen side by this seeded coin by default
@@ -139,6 +141,16 @@ def _thinkj(cols: set[str], row: dict[str, Any]) -> bool:
     return {"instruction", "output"} <= cols and isinstance(instruction, str) and MARKER in instruction
 
 
+def _verl(cols: set[str], row: dict[str, Any]) -> bool:
+    reward_model = row.get("reward_model")
+    return (
+        {"prompt", "reward_model"} <= cols
+        and _is_messages(row.get("prompt"))
+        and isinstance(reward_model, dict)
+        and "ground_truth" in reward_model
+    )
+
+
 def _gsm8k(cols: set[str], row: dict[str, Any]) -> bool:
     return {"question", "ground_truth"} <= cols and any(
         isinstance(v, dict) and "is_correct" in v for v in row.values()
@@ -211,6 +223,26 @@ FORMATS: dict[str, Format] = {
             "Think-J alpaca: instruction (a rendered judge prompt), output (<think>...</think> + verdict)",
             _thinkj,
             _row_format(thinkj_alpaca),
+        ),
+        Format(
+            "thinkj-dpo",
+            "Think-J DPO pairs (create_judgement_pairs): system, instruction (a rendered judge prompt), "
+            "chosen and rejected judgements",
+            lambda cols, row: is_thinkj_dpo_row(row),
+            _row_format(thinkj_dpo),
+        ),
+        Format(
+            "thinkj-infer",
+            "Think-J inference input (*-infer.json): instruction (the question), response1, response2, better 1|2",
+            _has(*INFER_COLUMNS),
+            _row_format(thinkj_infer),
+        ),
+        Format(
+            "verl",
+            "verl RL rows (Think-J's data_preprocess/skywork.py, judgerl's verl export): data_source, "
+            "prompt messages, ability, reward_model {style, ground_truth}, extra_info",
+            _verl,
+            _row_format(verl_rows),
         ),
         Format(
             "gsm8k-solutions",

@@ -2,9 +2,10 @@
 
 Without a column mapping each file's format is detected from its columns (formats.FORMATS: LLMBar,
 RewardBench v1/v2, TRL's preference formats, HelpSteer2, Skywork, hh-rlhf, JudgeBench, RM-Bench,
-Think-J alpaca, judgerl's own rows, ...) or forced with `format`; with `columns` the file's columns
-are mapped to judgerl's fields (columns.py). A folder is read file by file (recursively, sorted);
-an id repeated in another file is a bad row like one repeated within a file.
+Think-J's alpaca, DPO and inference files, verl rows, judgerl's own rows, ...) or forced with
+`format`; with `columns` the file's columns are mapped to judgerl's fields (columns.py). A folder
+is read file by file (recursively, sorted); an id repeated in another file is a bad row like one
+repeated within a file. A .json file read as JSON Lines is named in the result's notes.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from judgerl.core.errors import DataError
 from judgerl.data_prep.sources.base import LoadResult, OnBadRow, check_on_bad_row, convert_rows
 from judgerl.data_prep.sources.columns import StrengthSign, mapped_row_fn
 from judgerl.data_prep.sources.formats import AUTO, FORMATS, FormatOptions, detect_format, load_format
-from judgerl.data_prep.sources.readers import SUFFIXES, data_files, read_rows
+from judgerl.data_prep.sources.readers import SUFFIXES, data_files, read_file_rows, read_rows
 
 LOCAL_SUFFIXES: tuple[str, ...] = SUFFIXES
 MAPPED = "mapped"
@@ -72,7 +73,8 @@ def load_local(
     seen: dict[str, str] = {}
     for file in files:
         where = str(file.relative_to(folder)) if folder is not None else file.name
-        rows = read_rows(file)
+        read = read_file_rows(file)
+        rows = read.rows
         if columns is not None:
             name = MAPPED
             row_fn = mapped_row_fn(
@@ -89,6 +91,8 @@ def load_local(
             name = detect_format(rows, str(file)) if format == AUTO else format
             part = load_format(name, file, rows, options)
         part.formats = {str(file): name}
+        if read.note:
+            part.notes.append(f"{where}: {read.note}")
         if len(files) == 1:
             result.source = part.source
         _check_ids_across_files(part, where, seen, on_bad_row)

@@ -9,7 +9,8 @@ sample whose label (and strength, when given) is the verdict's, with the trace i
 metadata["thinking"] written for the order shown (metadata["thinking_order"] = "ab"), as the SFT
 trace code reads it. A block whose name holds "question" or "instruction" is the question, one
 holding "reference" a reference answer (kept in metadata); the other two blocks, in order, are
-responses (a) and (b). Parsing is linear in the text's length.
+responses (a) and (b). The prompt as the row wrote it (`system`, then `instruction` + `input` as
+the user turn) is kept in metadata["prompt_messages"]. Parsing is linear in the text's length.
 """
 
 from __future__ import annotations
@@ -75,6 +76,84 @@ def split_judgement(output: str) -> tuple[str, str, int | None]:
     return thinking.strip(), verdict.group(1).lower(), int(strength.group(1)) if strength else None
 
 
+def read_judge_prompt(text: str) -> tuple[str, str | None, list[str]]:
+    """(question, reference or None, [response a, response b]) from a rendered judge prompt's blocks.
+
+    ValueError unless the prompt holds a question block and exactly two response blocks.
+
+    >>> read_judge_prompt("[The Start of User Question]q[The End of User Question]"
+    ...                   "[The Start of Response (a)]x[The End of Response (a)]"
+    ...                   "[The Start of Response (b)]y[The End of Response (b)]")
+    ('q', None, ['x', 'y'])
+    """
+    question, reference, responses = None, None, []
+    for name, content in prompt_blocks(text):
+        lowered = name.lower()
+        if "reference" in lowered:
+            reference = content
+        elif "question" in lowered or "instruction" in lowered:
+            question = content if question is None else question
+        else:
+            responses.append(content)
+    if question is None or len(responses) != 2:
+        raise ValueError(
+            f"instruction must hold a question block and two response blocks ({MARKER}...]), "
+            f"found {'a' if question is not None else 'no'} question and {len(responses)} responses"
+        )
+    return question, reference, responses
+
+
+def alpaca_prompt(row: dict[str, Any]) -> tuple[str, list[dict[str, str]]]:
+    """(user text, prompt messages as written) of a LLaMA-Factory alpaca row: `system`, `instruction`, `input`.
+
+    The user turn is the instruction, then the input on a new line when there is one (as
+    LLaMA-Factory joins them); a non-empty `system` comes first as a system message.
+
+    >>> alpaca_prompt({"system": "Be fair.", "instruction": "Judge.", "input": ""})[1]
+    [{'role': 'system', 'content': 'Be fair.'}, {'role': 'user', 'content': 'Judge.'}]
+    """
+    prompt = as_text(row["instruction"], "instruction")
+    extra = row.get("input")
+    if isinstance(extra, str) and extra:
+        prompt = f"{prompt}\n{extra}"
+    system = row.get("system")
+    if system is not None and not isinstance(system, str):
+        raise ValueError(f"system must be a string, got {type(system).__name__}")
+    messages = [{"role": "system", "content": system}] if system else []
+    return prompt, [*messages, {"role": "user", "content": prompt}]
+
+
+def judgement_sample(
+    source: str, sample_id: str, prompt: str, judgement: str, prompt_messages: list[dict[str, str]]
+) -> JudgeSample:
+    """The judge sample of a rendered judge prompt and a judgement of it (label and strength the verdict's).
+
+    The thinking goes to metadata["thinking"] for the order shown; `prompt_messages` (the prompt
+    as the file wrote it) to metadata["prompt_messages"].
+    Usage: judgement_sample("skywork707", "skywork707-000000", row["instruction"], row["output"], messages)
+    """
+    question, reference, responses = read_judge_prompt(prompt)
+    thinking, label, strength = split_judgement(judgement)
+    metadata: dict[str, Any] = {"thinking_order": "ab"}
+    if thinking:
+        metadata["thinking"] = thinking
+    if reference is not None:
+        metadata["reference"] = reference
+    if "Given that" in prompt:
+        metadata["critic_prompt"] = True
+    metadata["prompt_messages"] = prompt_messages
+    return JudgeSample(
+        id=sample_id,
+        source=source,
+        conversation=user_turn(question),
+        response_a=responses[0],
+        response_b=responses[1],
+        label=label,  # type: ignore[arg-type]
+        strength=None if strength is None else (-strength if label == "a" else strength),
+        metadata=metadata,
+    )
+
+
 def thinkj_alpaca(source: str, swap_seed: int | None = None) -> RowFn:
     """Row function of Think-J alpaca rows (see the module docstring); `swap_seed` is unused (the trace fixes the order).
 
@@ -84,41 +163,8 @@ def thinkj_alpaca(source: str, swap_seed: int | None = None) -> RowFn:
     def row_fn(index: int, row: Any) -> JudgeSample:
         if not isinstance(row, dict):
             raise TypeError(f"row must be an object, got {type(row).__name__}")
-        prompt = as_text(row["instruction"], "instruction")
-        extra = row.get("input")
-        if isinstance(extra, str) and extra:
-            prompt = f"{prompt}\n{extra}"
-        question, reference, responses = None, None, []
-        for name, content in prompt_blocks(prompt):
-            lowered = name.lower()
-            if "reference" in lowered:
-                reference = content
-            elif "question" in lowered or "instruction" in lowered:
-                question = content if question is None else question
-            else:
-                responses.append(content)
-        if question is None or len(responses) != 2:
-            raise ValueError(
-                f"instruction must hold a question block and two response blocks ({MARKER}...]), "
-                f"found {'a' if question is not None else 'no'} question and {len(responses)} responses"
-            )
-        thinking, label, strength = split_judgement(as_text(row["output"], "output"))
-        metadata: dict[str, Any] = {"thinking_order": "ab"}
-        if thinking:
-            metadata["thinking"] = thinking
-        if reference is not None:
-            metadata["reference"] = reference
-        if "Given that" in prompt:
-            metadata["critic_prompt"] = True
-        return JudgeSample(
-            id=f"{source}-{index:06d}",
-            source=source,
-            conversation=user_turn(question),
-            response_a=responses[0],
-            response_b=responses[1],
-            label=label,  # type: ignore[arg-type]
-            strength=None if strength is None else (-strength if label == "a" else strength),
-            metadata=metadata,
-        )
+        prompt, messages = alpaca_prompt(row)
+        output = as_text(row["output"], "output")
+        return judgement_sample(source, f"{source}-{index:06d}", prompt, output, messages)
 
     return row_fn

@@ -8,12 +8,15 @@
 
 The chosen response goes to (a) or (b) by a seeded per-row hash (`swap_seed`; None keeps it in
 (a)). A row's `id` is kept when it has one; otherwise ids are "<source>-<row index>". A pair whose
-two responses are identical is listed as not pairable.
+two responses are identical is listed as not pairable. A conversational row's prompt messages
+(the `prompt` column, or the turns the two dialogues share) are kept as written in
+metadata["prompt_messages"].
 """
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, cast
 
 from judgerl.core.types import JudgeSample, sample_id
 from judgerl.data_prep.sources.base import RowFn, as_conversation, as_text, user_turn
@@ -62,13 +65,15 @@ def trl_conversational(source: str, swap_seed: int | None) -> RowFn:
 
     def row_fn(index: int, row: Any) -> JudgeSample:
         row = _object(row)
+        prompt = as_conversation(row["prompt"])
         return preference_pair(
             source,
             swap_seed,
             _row_id(source, index, row),
-            as_conversation(row["prompt"]),
+            prompt,
             _assistant_reply(row["chosen"], "chosen"),
             _assistant_reply(row["rejected"], "rejected"),
+            metadata={"prompt_messages": [dict(m) for m in prompt]},
         )
 
     return row_fn
@@ -79,4 +84,11 @@ def trl_conversational_implicit(source: str, swap_seed: int | None) -> RowFn:
 
     Usage: trl_conversational_implicit("prefs", 0)
     """
-    return skywork_preference(source, swap_seed)
+    read = skywork_preference(source, swap_seed)
+
+    def row_fn(index: int, row: Any) -> JudgeSample:
+        sample = cast(JudgeSample, read(index, row))  # the preset makes one sample per row
+        prompt = [dict(m) for m in sample.conversation]  # the shared turns, as the file wrote them
+        return dataclasses.replace(sample, metadata={**sample.metadata, "prompt_messages": prompt})
+
+    return row_fn
