@@ -37,6 +37,7 @@ from judgerl.core.stage_folders import (
     remove_stage_folder,
 )
 from judgerl.eval.metrics import metrics_table
+from judgerl.judge_spec.files import hash_view
 from judgerl.launch import LauncherSpec, build_command, format_command, launch_env
 from judgerl.recipe import Recipe
 from judgerl.stages import STAGE_KINDS
@@ -136,7 +137,7 @@ def _finished_manifest(recipe: Recipe, name: str) -> dict[str, Any] | None:
 def config_hash(recipe: Recipe, stage: str, hashes: dict[str, str]) -> str:
     """A hash of the stage's resolved config, the seed and the hashes of the stages it reads from."""
     payload = {
-        "config": recipe.stages[stage].model_dump(mode="json"),
+        "config": hash_view(recipe.stages[stage].model_dump(mode="json")),
         "seed": recipe.header.seed,
         "inputs": {dep: hashes[dep] for dep in recipe.dependencies(stage)},
     }

@@ -24,6 +24,7 @@ from judgerl.core.safe_yaml import MAX_DEPTH, describe_yaml_error, load_bounded
 from judgerl.core.seeding import SEED_MAX
 from judgerl.core.stage_folders import is_stage_name
 from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.files import JudgeSpecField
 from judgerl.launch import LAUNCHABLE_KINDS, LauncherSpec
 from judgerl.models.chat_templates import check_template_name
 from judgerl.stages import STAGE_KINDS
@@ -46,7 +47,10 @@ class RecipeHeader(StrictModel):
     description: str = ""
     run_dir: str
     seed: int = Field(0, ge=0, le=SEED_MAX)
-    prompt: PromptSpec = Field(default_factory=PromptSpec)
+    # the judge dialect of every stage that takes one and leaves it unset (docs/judge_specs.md); when
+    # neither is given, a stage that reads a judge checkpoint uses the spec saved with it
+    prompt: PromptSpec | None = None
+    judge_spec: JudgeSpecField = None
     model: str | None = None
     launcher: LauncherSpec | None = None
     vars: dict[str, Any] = Field(default_factory=dict)
@@ -373,8 +377,12 @@ def validate_recipe(raw: dict[str, Any], source: str = "<recipe>") -> Recipe:
         problems = _number_problems(resolved, f"stages.{name}", _INFINITE_OK.get(body["kind"], ()))
         if problems:  # before the schema, whose cross-key checks would name another key
             raise RecipeError(f"recipe {source}: {'; '.join(problems)}")
-        if "prompt" in kind.config.model_fields and "prompt" not in resolved:
+        if "prompt" in kind.config.model_fields and "prompt" not in resolved and header.prompt is not None:
             resolved["prompt"] = header.prompt
+        # a stage's own prompt shorthand wins over the recipe-wide spec
+        takes_spec = "judge_spec" in kind.config.model_fields and "judge_spec" not in resolved
+        if takes_spec and "prompt" not in body and header.judge_spec is not None:
+            resolved["judge_spec"] = header.judge_spec
         for key in ("report_to", "run_name", "chat_template"):  # recipe-wide keys a stage may override
             if key in kind.config.model_fields and key not in resolved and getattr(header, key) is not None:
                 resolved[key] = getattr(header, key)

@@ -22,6 +22,7 @@ from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.core.types import JudgeSample
 from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.files import JudgeSpecField
 from judgerl.judge_spec.parser import parse_verdict
 from judgerl.models.generation import SamplingSpec
 
@@ -42,6 +43,7 @@ class AutoJudgeStage(StrictModel):
     train: str
     test: str | None = None
     prompt: PromptSpec | None = None
+    judge_spec: JudgeSpecField = None
     checker: str = "synthetic"
     n_mine: int = Field(100, ge=2)
     max_mismatches: int | None = Field(12, ge=1)

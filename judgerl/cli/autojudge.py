@@ -56,7 +56,7 @@ def _load_pair(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 def _prompt(args: argparse.Namespace) -> Any:
     from judgerl.judge_spec.families import PromptSpec
 
-    return PromptSpec(args.prompt, instruction=args.instruction)
+    return PromptSpec(args.prompt or "strength", instruction=args.instruction or "full")
 
 
 def _samples(path: str, n: int | None) -> list[Any]:

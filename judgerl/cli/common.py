@@ -39,21 +39,55 @@ def add_prompt_flags(
     prompt_help: str | None = None,
     instruction_help: str | None = None,
 ) -> None:
-    """--prompt (cot, strength, direct; default strength) and --instruction (full, compact; default full).
+    """--judge-spec NAME|FILE, and the shorthand --prompt (cot, strength, direct) / --instruction (full,
+    compact). With none of them a command uses the judge spec saved with the model (or judgerl's default).
 
     Usage: add_prompt_flags(parser, prompt_help="pairwise prompt")
     """
-    parser.add_argument("--prompt", default="strength", choices=list(PROMPT_CHOICES), help=prompt_help)
+    from judgerl.judge_spec.presets import builtin_names
+
     parser.add_argument(
-        "--instruction", default="full", choices=list(INSTRUCTION_CHOICES), help=instruction_help
+        "--judge-spec",
+        default=None,
+        metavar="NAME|FILE",
+        help="how the judge is prompted and read: a built-in spec ("
+        + ", ".join(builtin_names())
+        + ") or a YAML/JSON spec file (docs/judge_specs.md); default: the spec saved with the model",
+    )
+    parser.add_argument(
+        "--prompt",
+        default=None,
+        choices=list(PROMPT_CHOICES),
+        help=prompt_help
+        or "shorthand for a built-in judgerl spec (with --instruction); default: the model's spec",
+    )
+    parser.add_argument(
+        "--instruction",
+        default=None,
+        choices=list(INSTRUCTION_CHOICES),
+        help=instruction_help or "full (default) or compact instruction of the --prompt family",
     )
 
 
 def prompt_spec(args: argparse.Namespace) -> Any:
-    """The PromptSpec of the parsed --prompt and --instruction.
+    """The PromptSpec of the parsed --prompt and --instruction, or None when neither was given.
 
     Usage: EvalStage(model=..., data=..., prompt=prompt_spec(args))
     """
     from judgerl.judge_spec.families import PromptSpec
 
-    return PromptSpec(args.prompt, instruction=args.instruction)
+    family, instruction = getattr(args, "prompt", None), getattr(args, "instruction", None)
+    if family is None and instruction is None:
+        return None
+    return PromptSpec(family or "strength", instruction=instruction or "full")
+
+
+def judge_keys(args: argparse.Namespace) -> dict[str, Any]:
+    """The stage keys `prompt` and `judge_spec` from the parsed flags (a bad spec file is a one-line error).
+
+    Usage: EvalStage(model=..., data=..., **judge_keys(args))
+    """
+    from judgerl.judge_spec.files import load_spec
+
+    ref = getattr(args, "judge_spec", None)
+    return {"prompt": prompt_spec(args), "judge_spec": load_spec(ref) if ref else None}

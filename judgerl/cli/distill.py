@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from judgerl.cli.common import add_prompt_flags, prompt_spec
+from judgerl.cli.common import add_prompt_flags, judge_keys
 from judgerl.cli.config_flags import add_config_flags, config_values
 from judgerl.core.config import format_validation_error
 from judgerl.core.errors import JudgeRLError
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
             **config_values(args, STAGE_FIELDS),
             data=eval_data(args.data),
             teacher=teacher_config(args),
-            prompt=prompt_spec(args),
+            **judge_keys(args),
         )
     except ValidationError as e:
         raise JudgeRLError(f"judgerl distill: {format_validation_error(e)}") from e

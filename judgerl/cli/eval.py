@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from judgerl.cli.common import add_prompt_flags, prompt_spec
+from judgerl.cli.common import add_prompt_flags, judge_keys
 from judgerl.cli.config_flags import add_config_flags, config_values
 from judgerl.core.config import format_validation_error
 from judgerl.core.errors import JudgeRLError
@@ -205,7 +205,10 @@ def rewardbench_fields() -> list[str]:
     from judgerl.eval.rewardbench.stage import RewardBenchStage
 
     rest = [f for f in RewardBenchStage.model_fields if f not in REWARDBENCH_HELP]
-    return [*REWARDBENCH_HELP, *(f for f in rest if f not in {"kind", "data", "prompt", *SHARED})]
+    return [
+        *REWARDBENCH_HELP,
+        *(f for f in rest if f not in {"kind", "data", "prompt", "judge_spec", *SHARED}),
+    ]
 
 
 def eval_data(spec: str, format: str | None = None, on_bad_row: str | None = None) -> str | dict[str, Any]:
@@ -264,7 +267,7 @@ def pairwise_stage(args: argparse.Namespace) -> Any:
         return EvalStage(
             **config_values(args, (*SHARED, "both_orders", *PAIRWISE_EXTRA)),
             data=eval_data(args.data, args.format, args.on_bad_row),
-            prompt=prompt_spec(args),
+            **judge_keys(args),
             decoding=decoding(args),
         )
     except ValidationError as e:
@@ -279,15 +282,18 @@ def run_pairwise(args: argparse.Namespace) -> int:
     from judgerl.cli.eval_data import check_lengths, load_eval_samples, write_inputs
     from judgerl.core.stage import StageContext
     from judgerl.eval.stage import run_eval
+    from judgerl.judge_spec.files import resolve_spec
 
     stage = pairwise_stage(args)
     out = Path(args.out or "runs/eval")
     samples, report = load_eval_samples(stage.data, stage.max_samples)  # type: ignore[arg-type]
     template = getattr(stage, "chat_template", None)
+    spec = resolve_spec(stage.judge_spec, stage.prompt, stage.model, "judgerl eval")
     samples = check_lengths(
-        samples, stage.model, prompt_spec(args), stage.max_new_tokens, args.on_bad_row, report, template
+        samples, stage.model, spec, stage.max_new_tokens, args.on_bad_row, report, template
     )
-    judged = stage.model_copy(update={"data": str(write_inputs(out, samples, report))})
+    inputs = str(write_inputs(out, samples, report))
+    judged = stage.model_copy(update={"data": inputs, "judge_spec": spec, "prompt": None})
     ctx = StageContext(name="eval", out_dir=out, seed=args.seed)
     result = guarded(out, "judgerl eval", lambda: run_eval(judged, ctx))
     print(Path(result.outputs["table"]).read_text())
@@ -317,7 +323,7 @@ def run_rewardbench(args: argparse.Namespace) -> int:
         data = {"kind": "llmbar", "path": rest} if kind == "llmbar" and sep and rest else args.data
     try:
         stage = RewardBenchStage(
-            **config_values(args, (*SHARED, *rewardbench_fields())), data=data, prompt=prompt_spec(args)
+            **config_values(args, (*SHARED, *rewardbench_fields())), data=data, **judge_keys(args)
         )
     except ValidationError as e:
         raise JudgeRLError(f"judgerl eval rewardbench: {format_validation_error(e)}") from e

@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from judgerl.cli.common import add_prompt_flags, prompt_spec
+from judgerl.cli.common import add_prompt_flags, judge_keys
 from judgerl.cli.config_flags import add_config_flags, config_values
 from judgerl.core.config import format_validation_error
 from judgerl.core.errors import JudgeRLError
@@ -26,7 +26,7 @@ HELP = {
     "backend": "generation backend: hf (default) or vllm",
     "tensor_parallel_size": "vLLM tensor parallel size",
 }
-_BY_HAND = {"kind", "prompt"}
+_BY_HAND = {"kind", "prompt", "judge_spec"}
 
 
 def _add_arguments(parser: argparse.ArgumentParser, config: type[Any], name: str, data_help: str) -> None:
@@ -46,7 +46,7 @@ def _run(args: argparse.Namespace, config: type[Any], run_fn: Any, command: str,
 
     fields = [f for f in config.model_fields if f not in _BY_HAND]
     try:
-        stage = config(**config_values(args, fields), prompt=prompt_spec(args))
+        stage = config(**config_values(args, fields), **judge_keys(args))
     except ValidationError as e:
         raise JudgeRLError(f"judgerl eval {command}: {format_validation_error(e)}") from e
     folder = Path(args.out or out)

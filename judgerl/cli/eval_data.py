@@ -18,7 +18,7 @@ from judgerl.core.jsonl import read_json, write_json
 from judgerl.core.samples import write_samples
 from judgerl.core.types import JudgeSample
 from judgerl.data_prep.prompt_lengths import TokenCounter, check_prompt_lengths
-from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.spec import JudgeSpec
 
 # KIND:PATH prefixes of --data; a bare path is a local file or folder in a detected format
 PATH_KINDS: tuple[str, ...] = (
@@ -147,7 +147,7 @@ def load_eval_samples(
 def check_lengths(
     samples: list[JudgeSample],
     model: str,
-    prompt: PromptSpec,
+    prompt: JudgeSpec,
     max_new_tokens: int,
     on_bad_row: str,
     report: dict[str, Any],
@@ -155,7 +155,7 @@ def check_lengths(
 ) -> list[JudgeSample]:
     """The samples whose prompts fit `model`'s context; the others stop the command or are skipped and reported.
 
-    Usage: samples = check_lengths(samples, args.model, prompt_spec(args), 512, "skip", report)
+    Usage: samples = check_lengths(samples, args.model, spec, 512, "skip", report)
     """
     count, context = model_context(model, chat_template)
     report["context"] = context

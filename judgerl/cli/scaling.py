@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from judgerl.cli.common import add_prompt_flags, prompt_spec
+from judgerl.cli.common import add_prompt_flags, judge_keys
 from judgerl.cli.config_flags import add_config_flags, config_values
 
 NAME = "scaling"
@@ -58,11 +58,11 @@ JUDGE_MODEL_MORE = (
 def stage_fields() -> list[str]:
     """Every ScalingStage key that has a flag (all but `kind` and `prompt`, which --prompt/--instruction set).
 
-    Usage: ScalingStage(**config_values(args, stage_fields()), prompt=prompt_spec(args))
+    Usage: ScalingStage(**config_values(args, stage_fields()), **judge_keys(args))
     """
     from judgerl.eval.scaling.stage import ScalingStage
 
-    return [f for f in ScalingStage.model_fields if f not in ("kind", "prompt")]
+    return [f for f in ScalingStage.model_fields if f not in ("kind", "prompt", "judge_spec")]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     from judgerl.eval.scaling.stage import ScalingStage, run_scaling
 
     try:
-        stage = ScalingStage(**config_values(args, stage_fields()), prompt=prompt_spec(args))
+        stage = ScalingStage(**config_values(args, stage_fields()), **judge_keys(args))
     except ValidationError as e:
         raise RecipeError(f"judgerl scaling: {format_validation_error(e)}") from e
     out = Path(args.out)

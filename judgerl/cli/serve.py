@@ -12,8 +12,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from judgerl.cli.common import add_prompt_flags, prompt_spec
+from judgerl.cli.common import add_prompt_flags, judge_keys
 from judgerl.cli.config_flags import add_config_flags, config_values
+from judgerl.core.errors import JudgeRLError
 from judgerl.core.serve_options import ServeBind, ServeOptions
 
 NAME = "serve"
@@ -30,6 +31,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_flags(parser, ServeBind, defaults=True)
     add_config_flags(parser, ServeOptions, defaults=True)
     add_prompt_flags(parser)
+    parser.add_argument(
+        "--score-spec",
+        default=None,
+        metavar="NAME|FILE",
+        help="the pointwise judge spec of /v1/score and /get_reward without a reference (default: score, or "
+        "the model's own spec when it is pointwise)",
+    )
+    parser.add_argument(
+        "--unparsed-reward",
+        type=float,
+        default=0.0,
+        help="the /get_reward reward of a reply whose score cannot be read (marked in extra_logs.judge_parsed; default 0.0)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,5 +57,19 @@ def run(args: argparse.Namespace) -> int:
     options = config_values(args, list(ServeOptions.model_fields))
     bind = config_values(args, list(ServeBind.model_fields))
     bind |= {"token": token, "served_model_name": args.served_model_name}
-    serve(args.model, **bind, **options, prompt=prompt_spec(args))
+    from judgerl.judge_spec.files import load_spec
+
+    score_spec = load_spec(args.score_spec) if args.score_spec else None
+    if score_spec is not None and score_spec.mode != "pointwise":
+        raise JudgeRLError(
+            f"judgerl serve: --score-spec {args.score_spec!r} is a {score_spec.mode} spec; it must be pointwise"
+        )
+    serve(
+        args.model,
+        **bind,
+        **options,
+        **judge_keys(args),
+        score_spec=score_spec,
+        unparsed_reward=args.unparsed_reward,
+    )
     return 0

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 Label = Literal["a", "b"]
 LABELS: tuple[str, str] = ("a", "b")
+Choice = Literal["a", "b", "tie"]  # a verdict may be a tie where the judge spec reads ties
 MAX_STRENGTH = 3
 
 
@@ -160,13 +161,14 @@ def _message(index: int, message: Any) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Verdict:
-    """A parsed verdict: which response won and with what strength, or why parsing failed.
+    """A parsed verdict: which response won (or "tie", where the judge spec reads ties) and with what
+    strength, or why parsing failed.
 
     >>> Verdict(choice="a", strength=2).ok
     True
     """
 
-    choice: Label | None
+    choice: Choice | None
     strength: int | None = None
     reason: str = ""
     thinking: str = ""

@@ -24,7 +24,9 @@ from judgerl.core.errors import DataError
 from judgerl.core.jsonl import read_jsonl
 from judgerl.core.samples import read_samples
 from judgerl.core.types import JudgeSample
-from judgerl.judge_spec.families import PromptSpec, render_messages
+from judgerl.judge_spec.presets import DEFAULT_SPEC, builtin_spec
+from judgerl.judge_spec.render import judge_prompt
+from judgerl.judge_spec.spec import JudgeSpec
 
 PAIR = 2
 ORDERS: tuple[str, str] = ("ab", "ba")
@@ -88,8 +90,8 @@ def order_pairs(
     return pairs, skipped
 
 
-def grpo_row(sample: JudgeSample, spec: PromptSpec = PromptSpec()) -> dict[str, Any]:
-    """One GRPO row: the rendered prompt and the reward columns.
+def grpo_row(sample: JudgeSample, spec: JudgeSpec | None = None) -> dict[str, Any]:
+    """One GRPO row: the prompt rendered by the judge spec (judgerl's default when None) and the reward columns.
 
     >>> s = JudgeSample("q1", "t", [{"role": "user", "content": "2+2?"}], "4", "5", "a")
     >>> row = grpo_row(s)
@@ -97,7 +99,7 @@ def grpo_row(sample: JudgeSample, spec: PromptSpec = PromptSpec()) -> dict[str, 
     ('user', 'ab', 'a', 0)
     """
     return {
-        "prompt": render_messages(sample, spec),
+        "prompt": judge_prompt(spec or builtin_spec(DEFAULT_SPEC), sample),
         "sample_id": sample.id,
         "order": sample.order,
         "label": sample.label,
@@ -107,7 +109,7 @@ def grpo_row(sample: JudgeSample, spec: PromptSpec = PromptSpec()) -> dict[str, 
 
 
 def grpo_rows(
-    samples: Sequence[JudgeSample], spec: PromptSpec = PromptSpec(), seed: int | None = None
+    samples: Sequence[JudgeSample], spec: JudgeSpec | None = None, seed: int | None = None
 ) -> GRPORows:
     """GRPO rows for `samples`: both orders of every item, adjacent; items shuffled when `seed` is set.
 

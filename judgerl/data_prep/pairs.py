@@ -41,7 +41,8 @@ from judgerl.data_prep.sources.base import BadRow, describe_error
 from judgerl.data_prep.sources.readers import read_file_rows
 from judgerl.data_prep.sources.thinkj import split_judgement
 from judgerl.data_prep.sources.thinkj_files import dpo_row_sample
-from judgerl.judge_spec.families import PromptSpec, render_messages
+from judgerl.judge_spec import render as _render
+from judgerl.judge_spec.spec import JudgeSpec
 from judgerl.judge_spec.verdicts import THINK_CLOSE, THINK_OPEN
 
 JUDGE = "judge"
@@ -114,21 +115,21 @@ def is_right(sample: JudgeSample, verdict: Verdict, match_strength: bool = False
     return not match_strength or sample.abs_strength is None or verdict.strength == sample.abs_strength
 
 
-def judge_prompt(sample: JudgeSample, spec: PromptSpec) -> list[dict[str, str]]:
-    """The judge's own chat prompt for `sample`: the prompt every pair is trained under.
+def judge_prompt(sample: JudgeSample, spec: JudgeSpec) -> list[dict[str, str]]:
+    """The judge's own chat prompt for `sample` (never the critic's hinted one): the prompt every pair
+    is trained under, since DPO trains the judge, which never sees a hint at evaluation.
 
-    A hinted spec is refused: DPO trains the judge, which never sees a hint at evaluation.
-
+    >>> from judgerl.judge_spec.presets import builtin_spec
     >>> s = JudgeSample("1", "t", [{"role": "user", "content": "q"}], "x", "y", "a")
-    >>> judge_prompt(s, PromptSpec("strength"))[0]["role"]
+    >>> judge_prompt(s, builtin_spec("strength"))[0]["role"]
     'user'
     """
-    if spec.hint != "none":
+    prompt = _render.judge_prompt(spec, sample)
+    if isinstance(prompt, str):
         raise ValueError(
-            f"the DPO prompt is the judge's own prompt, so its hint must be 'none' (got hint={spec.hint!r}); "
-            "the critic's hinted prompt is only used to generate"
+            f"judge spec {spec.name!r} has a raw (no chat template) prompt: DPO needs chat messages"
         )
-    return render_messages(sample, spec)
+    return prompt
 
 
 def _verdict_dict(v: Verdict) -> dict[str, Any]:
@@ -138,7 +139,7 @@ def _verdict_dict(v: Verdict) -> dict[str, Any]:
 def pair_row(
     pair_id: str,
     sample: JudgeSample,
-    spec: PromptSpec,
+    spec: JudgeSpec,
     chosen: Completion,
     rejected: Completion,
     chosen_source: str,
@@ -147,7 +148,7 @@ def pair_row(
 ) -> dict[str, Any]:
     """One pairs.jsonl row: id, sample, the judge prompt, chosen/rejected text, sources, branch, verdicts.
 
-    Usage: row = pair_row("add-1:ab", sample, PromptSpec(), good, bad, "judge", "critic_negative", "judge_right")
+    Usage: row = pair_row("add-1:ab", sample, builtin_spec("strength"), good, bad, "judge", "critic_negative", "judge_right")
     """
     return {
         "id": pair_id,
@@ -174,7 +175,7 @@ def item_key(sample: JudgeSample) -> str:
 
 def critic_pair(
     sample: JudgeSample,
-    spec: PromptSpec,
+    spec: JudgeSpec,
     judge: Completion,
     positive: Completion | None = None,
     negative: Completion | None = None,
@@ -186,12 +187,13 @@ def critic_pair(
     the positive one when it is wrong (the pairs stage generates no other); a missing one that is
     needed raises ValueError.
 
+    >>> from judgerl.judge_spec.presets import builtin_spec
     >>> s = JudgeSample("1", "t", [{"role": "user", "content": "q"}], "x", "y", "a")
     >>> good = Completion("<think>ok</think>\\nTherefore, Response (a) is better.", Verdict("a"))
     >>> bad = Completion("<think>hm</think>\\nTherefore, Response (b) is better.", Verdict("b"))
-    >>> critic_pair(s, PromptSpec("cot"), good, negative=bad).pairs[0]["branch"]
+    >>> critic_pair(s, builtin_spec("cot"), good, negative=bad).pairs[0]["branch"]
     'judge_right'
-    >>> critic_pair(s, PromptSpec("cot"), good, negative=good).skip
+    >>> critic_pair(s, builtin_spec("cot"), good, negative=good).skip
     'negative critic not wrong'
     """
     if judge.empty:
@@ -228,7 +230,7 @@ def _unique(completions: Iterable[Completion]) -> list[Completion]:
 
 def rejection_pairs(
     sample: JudgeSample,
-    spec: PromptSpec,
+    spec: JudgeSpec,
     samples: list[Completion],
     max_pairs: int = 1,
     match_strength: bool = False,
@@ -239,10 +241,11 @@ def rejection_pairs(
     round-robin order (right i with wrong i, then wrong i+1, ...) so that the first pairs use as
     many different completions as there are.
 
+    >>> from judgerl.judge_spec.presets import builtin_spec
     >>> s = JudgeSample("1", "t", [{"role": "user", "content": "q"}], "x", "y", "b")
     >>> r1, r2 = Completion("r1", Verdict("b")), Completion("r2", Verdict("b"))
     >>> w1 = Completion("w1", Verdict("a"))
-    >>> [(p["chosen"], p["rejected"]) for p in rejection_pairs(s, PromptSpec("cot"), [r1, w1, r2, r1], 3).pairs]
+    >>> [(p["chosen"], p["rejected"]) for p in rejection_pairs(s, builtin_spec("cot"), [r1, w1, r2, r1], 3).pairs]
     [('r1', 'w1'), ('r2', 'w1')]
     """
     if max_pairs < 1:
@@ -438,7 +441,7 @@ def thinkj_pair_row(row: dict[str, Any], index: int, source: str = "thinkj-dpo")
 
 
 def validate_pair_row(
-    row: Any, prompt: PromptSpec | None = None, *, index: int = 0, source: str = "thinkj-dpo"
+    row: Any, prompt: JudgeSpec | None = None, *, index: int = 0, source: str = "thinkj-dpo"
 ) -> dict[str, Any]:
     """Check one pairs row and return it; raise ValueError naming the problem.
 
@@ -497,10 +500,9 @@ def validate_pair_row(
             else "is not"
         )
         raise ValueError(
-            f"'prompt' {written} the judge prompt (family={prompt.family}, hint={prompt.hint}, "
-            f"instruction={prompt.instruction}) rendered for its sample; pairs must be trained under the "
-            "prompt the judge is evaluated with (set check_prompt: false on the dpo stage to train "
-            "under the prompt as written)"
+            f"'prompt' {written} the judge prompt of judge spec {prompt.name!r} rendered for its sample; "
+            "pairs must be trained under the prompt the judge is evaluated with (set check_prompt: false "
+            "on the dpo stage to train under the prompt as written)"
         )
     return row
 
@@ -516,7 +518,7 @@ class PairsFile:
 def read_pairs(
     path: str | os.PathLike[str],
     on_bad_row: Literal["stop", "skip"] = "stop",
-    prompt: PromptSpec | None = None,
+    prompt: JudgeSpec | None = None,
 ) -> PairsFile:
     """Read and validate a pairs file; a bad row raises DataError with its index, or is counted and
     skipped with `on_bad_row="skip"`.
@@ -525,7 +527,7 @@ def read_pairs(
     list of rows, as Think-J's DPO file is written (JSON Lines in a .json file are read too).
     Rows in Think-J's DPO layout become pairs rows (`thinkj_pair_row`, ids from the file's stem).
 
-    Usage: pairs = read_pairs("runs/quickstart/pairs/pairs.jsonl", prompt=PromptSpec("strength"))
+    Usage: pairs = read_pairs("runs/quickstart/pairs/pairs.jsonl", prompt=builtin_spec("strength"))
            pairs = read_pairs("helpsteer2-Qwen2.5-7B-Instruct-judgement.json")
     """
     if on_bad_row not in ("stop", "skip"):

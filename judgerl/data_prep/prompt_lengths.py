@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from judgerl.core.errors import DataError
 from judgerl.core.types import JudgeSample
 from judgerl.data_prep.sources.base import OnBadRow, check_on_bad_row
-from judgerl.judge_spec.families import PromptSpec, render_messages
+from judgerl.judge_spec.render import judge_prompt
+from judgerl.judge_spec.spec import JudgeSpec
 
 TokenCounter = Callable[[list[dict[str, str]]], int]
 
@@ -30,7 +31,7 @@ class LengthCheck:
 
 def check_prompt_lengths(
     samples: Sequence[JudgeSample],
-    spec: PromptSpec,
+    spec: JudgeSpec,
     count_tokens: TokenCounter,
     context: int,
     max_new_tokens: int,
@@ -41,7 +42,7 @@ def check_prompt_lengths(
     With on_bad_row="stop" the first prompt that does not fit is a DataError naming its index,
     id and length; with "skip" it is listed in `too_long`.
 
-    Usage: check = check_prompt_lengths(samples, PromptSpec(), lambda m: len(tok.apply_chat_template(m)), 2048, 512)
+    Usage: check = check_prompt_lengths(samples, builtin_spec("strength"), lambda m: len(tok.apply_chat_template(m)), 2048, 512)
     """
     check_on_bad_row(on_bad_row)
     budget = context - max_new_tokens
@@ -51,7 +52,7 @@ def check_prompt_lengths(
         )
     out = LengthCheck()
     for index, sample in enumerate(samples):
-        n = count_tokens(render_messages(sample, spec))
+        n = count_tokens(judge_prompt(spec, sample))
         if n <= budget:
             out.kept.append(sample)
             continue

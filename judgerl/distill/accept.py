@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from judgerl.core.types import JudgeSample
-from judgerl.judge_spec.families import PromptSpec
-from judgerl.judge_spec.parser import failure_kind, parse_verdict
+from judgerl.judge_spec.parser import failure_kind
+from judgerl.judge_spec.reading import read
+from judgerl.judge_spec.spec import JudgeSpec
 
 WRONG_VERDICT = "wrong verdict"
 WRONG_STRENGTH = "wrong strength"
@@ -106,9 +107,9 @@ def trim_thinking(text: str, counter: TokenCounter, budget: int) -> str:
 
 @dataclass(frozen=True)
 class AcceptRules:
-    """The stage's acceptance settings. Usage: decide(text, sample, AcceptRules(PromptSpec()))"""
+    """The stage's acceptance settings. Usage: decide(text, sample, AcceptRules(builtin_spec("strength")))"""
 
-    spec: PromptSpec
+    spec: JudgeSpec
     verdict_only: bool = False
     max_thinking_tokens: int | None = None
     over_budget: str = "drop"
@@ -118,13 +119,15 @@ class AcceptRules:
 def decide(text: str, sample: JudgeSample, rules: AcceptRules) -> Decision:
     """Read one answer (for `sample` in its shown order) and decide whether it becomes a trace.
 
+    >>> from judgerl.judge_spec.presets import builtin_spec
     >>> s = JudgeSample("1", "t", [{"role": "user", "content": "q"}], "x", "y", "b", 2)
     >>> good = "<think>y is right</think>\\nTherefore, Response (b) is better, and the strength is [[2]]."
-    >>> decide(good, s, AcceptRules(PromptSpec())).accepted, decide(good.replace("[[2]]", "[[1]]"), s, AcceptRules(PromptSpec())).reason
+    >>> rules = AcceptRules(builtin_spec("strength"))
+    >>> decide(good, s, rules).accepted, decide(good.replace("[[2]]", "[[1]]"), s, rules).reason
     (True, 'wrong strength')
     """
     spec = rules.spec
-    verdict = parse_verdict(text, require_strength=spec.wants_strength)
+    verdict = read(spec, text)
     kind = failure_kind(verdict)
     if kind or verdict.choice is None:
         return Decision(verdict.choice, verdict.strength, f"parse: {kind or 'no verdict'}")

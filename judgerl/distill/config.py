@@ -24,6 +24,7 @@ from pydantic import Field, model_validator
 from judgerl.core.config import StrictModel
 from judgerl.core.serve_options import SERVE_PROMPTS, ServeOptions, serve_args
 from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.files import JudgeSpecField
 
 OUTPUTS = {"traces": "traces.jsonl", "answers": "answers.jsonl", "stats": "stats.json"}
 
@@ -33,7 +34,7 @@ class ServedTeacher(ServeOptions):
     judge's `model`), started on a free loopback port before the first request and stopped after
     the last, also when the stage fails. `threads` sets the server's OMP/MKL thread counts.
 
-    >>> ServedTeacher(model="runs/quickstart/sft/checkpoint", max_new_tokens=150).cli_args(PromptSpec())[:2]
+    >>> ServedTeacher(model="runs/quickstart/sft/checkpoint", max_new_tokens=150).cli_args(None)[:2]
     ['--max-batch', '32']
     """
 
@@ -41,14 +42,16 @@ class ServedTeacher(ServeOptions):
     ready_timeout: float = Field(180.0, gt=0)
     threads: int | None = Field(None, ge=1)
 
-    def cli_args(self, prompt: PromptSpec) -> list[str]:
-        """The `judgerl serve` arguments after --model/--host/--port.
+    def cli_args(self, prompt: PromptSpec | None, spec_file: str | None = None) -> list[str]:
+        """The `judgerl serve` arguments after --model/--host/--port: the stage's prompt shorthand or judge
+        spec file when it has one (else the server uses the spec saved with the model).
 
         Usage: JudgeServerProcess(spec.model, extra_args=spec.cli_args(PromptSpec("strength")))
         """
-        if prompt.family not in SERVE_PROMPTS:
+        if prompt is not None and prompt.family not in SERVE_PROMPTS:
             raise ValueError(f"teacher.serve: the prompt family must be one of {SERVE_PROMPTS}, got {prompt}")
-        return serve_args(self, prompt.family, prompt.instruction)
+        args = serve_args(self, prompt and prompt.family, prompt and prompt.instruction)
+        return args + (["--judge-spec", spec_file] if spec_file else [])
 
     def env(self) -> dict[str, str]:
         """Environment overrides for the server process (thread counts when `threads` is set).
@@ -147,6 +150,7 @@ class DistillStage(StrictModel):
     data: str | dict[str, Any]
     teacher: Teacher
     prompt: PromptSpec | None = None
+    judge_spec: JudgeSpecField = None
     n: int = Field(1, ge=1)
     both_orders: bool = False
     verdict_only: bool = False

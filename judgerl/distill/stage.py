@@ -43,7 +43,9 @@ from judgerl.distill.teachers import (
     Sampling,
     Teacher,
 )
-from judgerl.judge_spec.families import PromptSpec, render_messages
+from judgerl.judge_spec.files import resolve_spec, save_spec
+from judgerl.judge_spec.render import judge_prompt
+from judgerl.judge_spec.spec import JudgeSpec
 
 log = get_logger("judgerl.distill")
 ServerFactory = Callable[..., Any]
@@ -71,7 +73,7 @@ def shown_samples(samples: list[JudgeSample], orders: tuple[str, ...]) -> list[t
 
 @contextmanager
 def open_teacher(
-    stage: DistillStage, ctx: StageContext, spec: PromptSpec, server_factory: ServerFactory | None
+    stage: DistillStage, ctx: StageContext, spec: JudgeSpec, server_factory: ServerFactory | None
 ) -> Iterator[Teacher]:
     """The stage's teacher, ready to ask; a served one is started first and stopped afterwards.
 
@@ -93,7 +95,7 @@ def open_teacher(
     served = teacher.serve
     server = server_factory(
         served.model,
-        extra_args=served.cli_args(spec),
+        extra_args=served.cli_args(stage.prompt, _spec_file(stage, ctx)),
         log_path=ctx.path("teacher_server.log"),
         ready_timeout=served.ready_timeout,
         env=served.env(),
@@ -137,7 +139,22 @@ def _answer_row(job: Job, reply: Reply) -> dict[str, Any]:
     return row
 
 
-def _rules(stage: DistillStage, spec: PromptSpec) -> AcceptRules:
+def _spec_file(stage: DistillStage, ctx: StageContext) -> str | None:
+    """The stage's explicit judge spec written into its folder for a served teacher (None: the teacher's own)."""
+    if stage.judge_spec is None:
+        return None
+    return str(save_spec(stage.judge_spec, ctx.out_dir))
+
+
+def _teacher_model(stage: DistillStage) -> str | None:
+    teacher = stage.teacher
+    if isinstance(teacher, LocalTeacher):
+        return teacher.model
+    serve = getattr(teacher, "serve", None)
+    return None if serve is None else serve.model
+
+
+def _rules(stage: DistillStage, spec: JudgeSpec) -> AcceptRules:
     tokenizer = None
     if stage.tokenizer is not None:
         from transformers import AutoTokenizer
@@ -190,7 +207,9 @@ def run_distill(
 
     Usage: run_distill(DistillStage(data="train.jsonl", teacher={"kind": "hf", "model": CKPT}), ctx)
     """
-    spec = stage.prompt or PromptSpec()
+    spec = resolve_spec(
+        stage.judge_spec, stage.prompt, _teacher_model(stage), f"stage {ctx.name} (teacher)", log
+    )
     samples = _load_samples(stage.data)
     if stage.max_items is not None:
         samples = samples[: stage.max_items]
@@ -210,7 +229,7 @@ def run_distill(
     resumed = len(finished.rows)
     shown = shown_samples(samples, stage.orders)
     todo = [
-        Job(i, s.order, s.id, render_messages(s, spec)) for i, s in shown if (i, s.order) not in finished.rows
+        Job(i, s.order, s.id, judge_prompt(spec, s)) for i, s in shown if (i, s.order) not in finished.rows
     ]
     if resumed:
         log.info(f"distill: resuming: {resumed} finished jobs in {answers_path}, {len(todo)} to ask")

@@ -1,9 +1,11 @@
-"""Verdicts by log-probability: compare the judge's probabilities of the verdict sentences the strict parser reads.
+"""Verdicts by log-probability: compare the judge's probabilities of the verdicts its judge spec reads.
 
-After the rendered prompt (and, for a thinking family, the judge's own generated thinking) the
-candidates are `verdict_sentence(x, k)` for x in a, b (and k in 1..3 for the strength family). The
-choice with the larger probability (summed over strengths) wins; its normalized probability is the
-confidence. A base model that never writes the verdict sentence gets a readable verdict this way.
+After the rendered prompt (and, for a thinking judge, its own generated thinking) the candidates
+are the spec's verdict texts (judge_spec/writing.py `verdict_candidates`): judgerl's sentences for
+a and b (with k in 1..3 where the strength is required), or a pattern format's `sentences` (a tie
+too where the spec reads ties). The choice with the largest probability (summed over strengths)
+wins; its normalized probability is the confidence. A base model that never writes the verdict
+gets a readable verdict this way.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from judgerl.judge_spec.families import PromptSpec
-from judgerl.judge_spec.verdicts import THINK_CLOSE, THINK_OPEN, verdict_sentence
+from judgerl.judge_spec.spec import JudgeSpec
+from judgerl.judge_spec.verdicts import THINK_CLOSE, THINK_OPEN
+from judgerl.judge_spec.writing import verdict_candidates, verdict_text
 from judgerl.models.generation.base import Prompts, render_prompts
 
 _VERDICT_START = re.compile(r"therefore\s*,?\s*response", re.IGNORECASE)
@@ -44,7 +47,7 @@ def drop_default_scoring(data: Any) -> Any:
     return data
 
 
-def with_scoring(generator: Any, scoring: str, prompt: PromptSpec) -> Any:
+def with_scoring(generator: Any, scoring: str, prompt: JudgeSpec) -> Any:
     """The generator a stage judges with: `generator` itself, or a LogprobJudge around it.
 
     Usage: generator = with_scoring(make_generator("hf", path), stage.scoring, spec)
@@ -66,29 +69,13 @@ class VerdictScores:
 
     def row(self) -> dict[str, Any]:
         """The `logprob` field of a predictions row. Usage: row["logprob"] = scores.row()"""
-        out: dict[str, Any] = {
-            "a": round(self.logprobs["a"], 4),
-            "b": round(self.logprobs["b"], 4),
-            "confidence": round(self.confidence, 6),
-            "margin": round(self.margin, 4),
-        }
+        out: dict[str, Any] = {c: round(v, 4) for c, v in self.logprobs.items()}
+        out.update(confidence=round(self.confidence, 6), margin=round(self.margin, 4))
         if self.strength_logprobs:
             out["strength"] = {
                 c: {str(k): round(v, 4) for k, v in d.items()} for c, d in self.strength_logprobs.items()
             }
         return out
-
-
-def verdict_candidates(wants_strength: bool) -> list[tuple[str, int | None, str]]:
-    """(choice, strength, sentence) for every verdict the judge could write.
-
-    >>> [c[2] for c in verdict_candidates(False)]
-    ['Therefore, Response (a) is better.', 'Therefore, Response (b) is better.']
-    >>> len(verdict_candidates(True))
-    6
-    """
-    strengths: tuple[int | None, ...] = (1, 2, 3) if wants_strength else (None,)
-    return [(c, k, verdict_sentence(c, k)) for c in "ab" for k in strengths]
 
 
 def thinking_prefix(completion: str) -> str:
@@ -116,32 +103,34 @@ def _logsumexp(values: list[float]) -> float:
     return top + math.log(sum(math.exp(v - top) for v in values))
 
 
-def decide(prefix: str, scores: list[float], wants_strength: bool) -> VerdictScores:
-    """Turn the candidates' log-probabilities (in `verdict_candidates` order) into a verdict.
+def decide(prefix: str, scores: list[float], spec: JudgeSpec) -> VerdictScores:
+    """Turn the candidates' log-probabilities (in `verdict_candidates(spec)` order) into a verdict.
 
-    >>> v = decide("", [-1.0, -3.0], False)
+    >>> from judgerl.judge_spec.presets import builtin_spec
+    >>> v = decide("", [-1.0, -3.0], builtin_spec("cot"))
     >>> v.choice, round(v.confidence, 3), v.completion
     ('a', 0.881, 'Therefore, Response (a) is better.')
     """
-    cands = verdict_candidates(wants_strength)
-    per_choice: dict[str, dict[int | None, float]] = {"a": {}, "b": {}}
+    cands = verdict_candidates(spec)
+    per_choice: dict[str, dict[int | None, float]] = {}
     for (choice, strength, _), s in zip(cands, scores, strict=True):
-        per_choice[choice][strength] = s
+        per_choice.setdefault(choice, {})[strength] = s
     logp = {c: _logsumexp(list(d.values())) for c, d in per_choice.items()}
-    choice = "a" if logp["a"] >= logp["b"] else "b"
-    other = "b" if choice == "a" else "a"
-    margin = logp[choice] - logp[other]
-    confidence = 1.0 / (1.0 + math.exp(-margin))
+    choice = max(logp, key=lambda c: (logp[c], c == "a"))  # a tie of probabilities goes to (a), as before
+    margin = logp[choice] - max(v for c, v in logp.items() if c != choice)
+    total = _logsumexp(list(logp.values()))
+    confidence = math.exp(logp[choice] - total)
+    wants_strength = spec.wants_strength and choice != "tie"
     strength = max(per_choice[choice], key=lambda k: per_choice[choice][k]) if wants_strength else None
     strength_lp = {c: {int(k): v for k, v in d.items() if k is not None} for c, d in per_choice.items()}
     return VerdictScores(
-        completion=prefix + verdict_sentence(choice, strength),
+        completion=prefix + verdict_text(spec, choice, strength),
         choice=choice,
         strength=strength,
         logprobs=logp,
         confidence=confidence,
         margin=margin,
-        strength_logprobs=strength_lp if wants_strength else {},
+        strength_logprobs={c: d for c, d in strength_lp.items() if d} if spec.wants_strength else {},
     )
 
 
@@ -152,10 +141,10 @@ class LogprobJudge:
     unchanged) and keeps the scores of that call in `verdict_scores`. Needs a backend with a
     `model` and a `tokenizer` (the HF one).
 
-    Usage: judge = LogprobJudge(HFGenerator(model, tok), PromptSpec("direct")); judge.generate(prompts, spec)
+    Usage: judge = LogprobJudge(HFGenerator(model, tok), builtin_spec("direct")); judge.generate(prompts, spec)
     """
 
-    def __init__(self, generator: Any, prompt: PromptSpec) -> None:
+    def __init__(self, generator: Any, prompt: JudgeSpec) -> None:
         for attr in ("model", "tokenizer"):
             if not hasattr(generator, attr):
                 raise ValueError(
@@ -183,7 +172,7 @@ class LogprobJudge:
         else:
             thoughts = [""] * len(prompts)
         texts = render_prompts(self.tokenizer, prompts)
-        sentences = [c[2] for c in verdict_candidates(self.prompt.wants_strength)]
+        sentences = [c[2] for c in verdict_candidates(self.prompt)]
         self.model.eval()
         out = []
         for prompt, text, thought in zip(prompts, texts, thoughts, strict=True):
@@ -195,7 +184,7 @@ class LogprobJudge:
                 sentences,
                 add_special_tokens=isinstance(prompt, str),
             )
-            out.append(decide(prefix, scores, self.prompt.wants_strength))
+            out.append(decide(prefix, scores, self.prompt))
         return out
 
     def generate(

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import SerializerFunctionWrapHandler, ValidationInfo, field_validator, model_serializer
 
 from judgerl.core.jsonl import write_json, write_jsonl, write_text_atomic
+from judgerl.core.logging import get_logger
 from judgerl.core.stage import StageContext
 from judgerl.core.types import Judgement, JudgeSample
 from judgerl.data_prep.sources.base import LoadResult
@@ -26,9 +27,13 @@ from judgerl.eval.logprob import Scoring, check_scoring, drop_default_scoring, w
 from judgerl.eval.pairwise import judge_samples, judgement_row
 from judgerl.eval.stage_clock import StageClock, TimedGenerator
 from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.files import JudgeSpecField, resolve_spec
+from judgerl.judge_spec.spec import JudgeSpec
 
 OUTPUTS = {"metrics": "metrics.json", "predictions": "predictions.jsonl", "table": "table.md"}
 _NOT_IN_TAG = {"batch_size", "model_name", "on_bad_row"}
+
+log = get_logger("judgerl.eval")
 
 
 class PairBenchmarkStage(BenchmarkGenerationKeys):
@@ -43,6 +48,7 @@ class PairBenchmarkStage(BenchmarkGenerationKeys):
     model_name: str | None = None
     data: str
     prompt: PromptSpec | None = None
+    judge_spec: JudgeSpecField = None
     both_orders: bool = True
     scoring: Scoring = "generate"
 
@@ -65,6 +71,7 @@ class JudgedRun:
     header: dict[str, Any]
     seconds: float
     attempts: int
+    spec: JudgeSpec | None = None  # the judge spec the judgements were made and read with
 
 
 def pct(x: Any) -> str:
@@ -119,15 +126,13 @@ def _generator_kwargs(stage: PairBenchmarkStage, seed: int) -> dict[str, Any]:
     }
 
 
-def run_tag(stage: PairBenchmarkStage, spec: PromptSpec, order_seed: int | None, sampling_seed: int) -> str:
+def run_tag(stage: PairBenchmarkStage, spec: JudgeSpec, order_seed: int | None, sampling_seed: int) -> str:
     """A short hash of everything that decides the prompts and completions (names the partial file).
 
     Usage: partial = ctx.path(f"predictions.partial.{run_tag(stage, spec, 0, ctx.seed)}.jsonl")
     """
-    key = stage.model_dump(exclude=_NOT_IN_TAG)
-    key.update(
-        prompt=[spec.family, spec.hint, spec.instruction], order_seed=order_seed, sampling_seed=sampling_seed
-    )
+    key = stage.model_dump(exclude={*_NOT_IN_TAG, "prompt", "judge_spec"})
+    key.update(judge_spec=spec.model_dump(mode="json"), order_seed=order_seed, sampling_seed=sampling_seed)
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -150,9 +155,11 @@ def judge_pairs(
     """
     from judgerl.models.generation import SamplingSpec, make_generator
 
-    spec = stage.prompt or PromptSpec()
-    if spec.hint != "none":
-        raise ValueError(f"{ctx.name}: prompt hint {spec.hint!r} tells the judge the answer; use hint: none")
+    if stage.prompt is not None and stage.prompt.hint != "none":
+        raise ValueError(
+            f"{ctx.name}: prompt hint {stage.prompt.hint!r} tells the judge the answer; use hint: none"
+        )
+    spec = resolve_spec(stage.judge_spec, stage.prompt, stage.model, f"stage {ctx.name}", log)
     sampling = SamplingSpec(
         max_new_tokens=stage.max_new_tokens,
         temperature=stage.temperature,
@@ -183,7 +190,7 @@ def judge_pairs(
         "model": stage.model_name or stage.model,
         "protocol": "both-orders" if stage.both_orders else "one-order",
         "order_seed": order_seed,
-        "prompt": {"family": spec.family, "hint": spec.hint, "instruction": spec.instruction},
+        "judge_spec": spec.name,
         "sampling": {
             "max_new_tokens": stage.max_new_tokens,
             "temperature": stage.temperature,
@@ -192,7 +199,7 @@ def judge_pairs(
             "backend": stage.backend,
         },
     }
-    return JudgedRun(judgements, header, clock.total(), clock.attempt)
+    return JudgedRun(judgements, header, clock.total(), clock.attempt, spec)
 
 
 def prediction_rows(judgements: list[Judgement], samples: list[JudgeSample]) -> list[dict[str, Any]]:

@@ -9,8 +9,9 @@ from typing import Any
 
 from judgerl.core.jsonl import read_appended
 from judgerl.core.types import Judgement, JudgeSample, Verdict
-from judgerl.judge_spec.families import PromptSpec, render_messages
-from judgerl.judge_spec.parser import parse_verdict
+from judgerl.judge_spec.reading import read
+from judgerl.judge_spec.render import judge_prompt
+from judgerl.judge_spec.spec import JudgeSpec
 
 
 def judgement_from_row(row: dict[str, Any]) -> Judgement:
@@ -70,7 +71,7 @@ def _read_partial(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
 def judge_samples(
     generator: Any,
     samples: list[JudgeSample],
-    prompt: PromptSpec,
+    prompt: JudgeSpec,
     sampling: Any,
     partial_path: Path | None = None,
     chunk_size: int = 128,
@@ -81,7 +82,7 @@ def judge_samples(
     With `partial_path`, finished judgements are appended there chunk by chunk and skipped
     when the call is repeated after an interruption.
 
-    Usage: judge_samples(HFGenerator(model, tok), samples, PromptSpec("strength"), SamplingSpec())
+    Usage: judge_samples(HFGenerator(model, tok), samples, builtin_spec("strength"), SamplingSpec())
     """
     rows = judge_sample_rows(generator, samples, prompt, sampling, partial_path, chunk_size, both_orders)
     return [judgement_from_row(r) for r in rows]
@@ -90,7 +91,7 @@ def judge_samples(
 def judge_sample_rows(
     generator: Any,
     samples: list[JudgeSample],
-    prompt: PromptSpec,
+    prompt: JudgeSpec,
     sampling: Any,
     partial_path: Path | None = None,
     chunk_size: int = 128,
@@ -114,7 +115,7 @@ def judge_sample_rows(
         for start in range(0, len(todo), chunk_size):
             chunk = todo[start : start + chunk_size]
             texts = generator.generate(
-                [render_messages(s, prompt) for s in chunk],
+                [judge_prompt(prompt, s) for s in chunk],
                 sampling,
                 desc=f"judging {offset + start + 1}-{offset + start + len(chunk)} of {len(items)}",
             )
@@ -124,7 +125,7 @@ def judge_sample_rows(
                     sample_id=s.id,
                     order=s.order,
                     completion=completions[0],
-                    verdict=parse_verdict(completions[0], require_strength=prompt.wants_strength),
+                    verdict=read(prompt, completions[0]),
                     label=s.label,
                     strength=s.strength,
                     subset=s.subset,

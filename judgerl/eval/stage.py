@@ -17,6 +17,7 @@ from judgerl.eval.metrics import metrics_table, pairwise_metrics
 from judgerl.eval.pairwise import judge_sample_rows, judgement_from_row
 from judgerl.eval.stage_clock import StageClock, TimedGenerator
 from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.files import JudgeSpecField, resolve_spec
 from judgerl.models.chat_templates import check_template_name
 from judgerl.models.decoding_config import Backend, DecodingSpec, check_backend, generator_kwargs
 
@@ -39,6 +40,7 @@ class EvalStage(StrictModel):
     model: str
     data: str | dict[str, Any]
     prompt: PromptSpec | None = None
+    judge_spec: JudgeSpecField = None
     both_orders: bool = True
     max_new_tokens: int = Field(512, ge=1)
     temperature: float = Field(0.0, ge=0)
@@ -95,7 +97,7 @@ def run_eval(stage: EvalStage, ctx: StageContext) -> StageResult:
     """
     from judgerl.models.generation import SamplingSpec, make_generator
 
-    spec = stage.prompt or PromptSpec()
+    spec = resolve_spec(stage.judge_spec, stage.prompt, stage.model, f"stage {ctx.name}", log)
     samples = _load_eval_samples(stage.data)
     if stage.max_samples is not None:
         samples = samples[: stage.max_samples]
@@ -136,13 +138,13 @@ def run_eval(stage: EvalStage, ctx: StageContext) -> StageResult:
     )
     seconds = clock.total()
     judgements = [judgement_from_row(r) for r in rows]
-    metrics = pairwise_metrics(judgements)
+    metrics = pairwise_metrics(judgements, spec.counting)
     decoding_stats = getattr(generator, "stats", None)  # speculative / judge: accepted tokens per cycle, ...
     if decoding_stats is not None:
         metrics["decoding"] = {"backend": stage.backend, **decoding_stats.summary()}
     metrics.update(
         model=stage.model,
-        prompt={"family": spec.family, "hint": spec.hint, "instruction": spec.instruction},
+        judge_spec=spec.name,
         seconds=round(seconds, 1),
         judging_attempts=clock.attempt,
         scoring=stage.scoring,
@@ -159,9 +161,10 @@ def run_eval(stage: EvalStage, ctx: StageContext) -> StageResult:
         outputs["reliability"] = str(ctx.path(RELIABILITY))
     write_jsonl(ctx.path(OUTPUTS["predictions"]), rows)
     write_json(ctx.path(OUTPUTS["metrics"]), metrics)
-    table = metrics_table(
-        {ctx.name: metrics["overall"]} | {f"  {k}": v for k, v in metrics["subsets"].items()}
-    )
+    rows = {ctx.name: metrics["overall"]} | {f"  {k}": v for k, v in metrics["subsets"].items()}
+    if "as_counted" in metrics:
+        rows[f"{ctx.name} (counted as {spec.counting.name})"] = metrics["as_counted"]["overall"]
+    table = metrics_table(rows)
     write_text_atomic(ctx.path(OUTPUTS["table"]), table + "\n")
     partial.unlink(missing_ok=True)
     clock.finish()

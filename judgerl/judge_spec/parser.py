@@ -49,6 +49,15 @@ def _split_thinking(text: str) -> tuple[str, str, bool]:
     return head.strip(), text[last_close + len(THINK_CLOSE) :], True
 
 
+def thinking_of(text: str) -> str:
+    """The thinking of a completion (inside its <think> block; '' when it has none), whatever its verdict format.
+
+    >>> thinking_of("<think>compare</think> [[A]]")
+    'compare'
+    """
+    return _split_thinking(text if isinstance(text, str) else "")[0]
+
+
 def _strength(region: str) -> str | None:
     found = _BRACKETED_RE.search(region) or _UNBRACKETED_RE.search(region)
     return found.group(1) if found else None

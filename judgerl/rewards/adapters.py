@@ -27,6 +27,8 @@ from numbers import Integral
 from typing import Any
 
 from judgerl.core.types import JudgeSample
+from judgerl.judge_spec.files import spec_from_mapping
+from judgerl.judge_spec.spec import JudgeSpec
 from judgerl.judge_spec.verdicts import THINK_CLOSE, THINK_OPEN
 from judgerl.rewards.functions import RewardResult
 from judgerl.rewards.policy import PolicyReward, PolicySample
@@ -156,8 +158,9 @@ def _trl_reward(spec: RewardSpec, log_parse_failures: bool) -> Callable[..., lis
     return reward
 
 
-def to_trl(specs: Any) -> tuple[list[Callable[..., list[float]]], list[float]]:
-    """TRL `reward_funcs` (one per reward, named after it) and `reward_weights`.
+def to_trl(specs: Any, judge_spec: Any = None) -> tuple[list[Callable[..., list[float]]], list[float]]:
+    """TRL `reward_funcs` (one per reward, named after it) and `reward_weights`; rewards that read
+    verdicts read them by `judge_spec` (the stage's JudgeSpec) when given.
 
     The first function also reports `parse_failure_rate` through TRL's `log_metric` hook.
 
@@ -168,7 +171,7 @@ def to_trl(specs: Any) -> tuple[list[Callable[..., list[float]]], list[float]]:
     >>> funcs[0](prompts=["p"], completions=["Response (b) is better."], label=["b"], strength=[0])
     [1.0]
     """
-    parsed = parse_reward_specs(specs)
+    parsed = parse_reward_specs(specs, _judge_spec(judge_spec))
     return [_trl_reward(s, log_parse_failures=i == 0) for i, s in enumerate(parsed)], [
         s.weight for s in parsed
     ]
@@ -224,8 +227,16 @@ def _sample_from(ground_truth: Any, extra_info: Any) -> JudgeSample:
     )
 
 
-def to_verl(specs: Any) -> Callable[..., dict[str, float]]:
-    """A verl `compute_score` returning {"score": weighted total, <reward name>: score, ...}.
+def _judge_spec(value: Any) -> Any:
+    """A JudgeSpec from a JudgeSpec, its JSON mapping (as the verl reward module embeds it) or None."""
+    if value is None or isinstance(value, JudgeSpec):
+        return value
+    return spec_from_mapping(value, "judge_spec")
+
+
+def to_verl(specs: Any, judge_spec: Any = None) -> Callable[..., dict[str, float]]:
+    """A verl `compute_score` returning {"score": weighted total, <reward name>: score, ...}; verdicts are
+    read by `judge_spec` (a JudgeSpec or its JSON mapping) when given.
 
     Per-sample calls have no partners, so `consistency` falls back to correctness there; use
     `to_verl_batch` with verl's batch reward manager to pair both orders.
@@ -234,7 +245,7 @@ def to_verl(specs: Any) -> Callable[..., dict[str, float]]:
     >>> score("judge", "Response (a) is better.", {"label": "a", "strength": -1})["score"]
     1.0
     """
-    parsed = parse_reward_specs(specs)
+    parsed = parse_reward_specs(specs, _judge_spec(judge_spec))
 
     def compute_score(
         data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None, **_: Any
@@ -245,13 +256,13 @@ def to_verl(specs: Any) -> Callable[..., dict[str, float]]:
     return compute_score
 
 
-def to_verl_batch(specs: Any) -> Callable[..., list[dict[str, float]]]:
+def to_verl_batch(specs: Any, judge_spec: Any = None) -> Callable[..., list[dict[str, float]]]:
     """A verl batch `compute_score(data_sources, solution_strs, ground_truths, extra_infos)`.
 
     Partners are the batch's completions with the same `sample_id` (from extra_info) and the
     other `order`. Usage: compute_score = to_verl_batch(["strength", "consistency"]).
     """
-    parsed = parse_reward_specs(specs)
+    parsed = parse_reward_specs(specs, _judge_spec(judge_spec))
 
     def compute_score(
         data_sources: Sequence[Any],

@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +177,9 @@ class RewardSpec:
     name: str
     weight: float = 1.0
     kwargs: dict[str, Any] = field(default_factory=dict)
+    judge_spec: Any = field(
+        default=None, compare=False
+    )  # the stage's JudgeSpec, for rewards that read verdicts
 
     def __post_init__(self) -> None:
         fn = get_reward(self.name)
@@ -186,7 +189,7 @@ class RewardSpec:
         if not isinstance(self.kwargs, dict):
             raise ValueError(f"reward {self.name!r}: options must be a mapping, got {self.kwargs!r}")
         object.__setattr__(self, "weight", float(w))
-        allowed = reward_options(fn) - {"partners"}
+        allowed = reward_options(fn) - {"partners", "judge_spec"}
         unknown = sorted(set(self.kwargs) - allowed)
         if unknown:
             raise ValueError(
@@ -219,8 +222,9 @@ def _one_spec(entry: Any, where: str) -> RewardSpec:
     )
 
 
-def parse_reward_specs(obj: Any) -> list[RewardSpec]:
-    """Reward specs from a recipe value: a name, a list of names, or a list of mappings.
+def parse_reward_specs(obj: Any, judge_spec: Any = None) -> list[RewardSpec]:
+    """Reward specs from a recipe value: a name, a list of names, or a list of mappings; with `judge_spec`
+    (a JudgeSpec), every reward that reads verdicts reads them by that spec.
 
     >>> [(s.name, s.weight) for s in parse_reward_specs(["strength", {"name": "format", "weight": 0.2}])]
     [('strength', 1.0), ('format', 0.2)]
@@ -234,24 +238,29 @@ def parse_reward_specs(obj: Any) -> list[RewardSpec]:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ValueError(f"reward(s) {dupes} listed more than once; list each reward once")
+    if judge_spec is not None:
+        specs = [replace(s, judge_spec=judge_spec) for s in specs]
     return specs
 
 
 def call_reward(
     spec: RewardSpec, sample: JudgeSample, completion: str, partners: list[str] | None = None
 ) -> RewardResult:
-    """Run one spec's reward, passing `partners` only to rewards that take them.
+    """Run one spec's reward, passing `partners` and the judge spec only to rewards that take them.
 
     Usage: call_reward(RewardSpec("consistency"), sample, text, partners=[other_order_text]).
     """
     kwargs = dict(spec.kwargs)
-    if accepts_partners(spec.fn):
+    options = reward_options(spec.fn)
+    if "partners" in options:
         kwargs["partners"] = partners
+    if "judge_spec" in options and spec.judge_spec is not None:
+        kwargs["judge_spec"] = spec.judge_spec
     return spec.fn(sample, completion, **kwargs)
 
 
-def combined_reward(specs: Any) -> Callable[..., RewardResult]:
-    """One reward whose score is the weighted sum of `specs`' scores.
+def combined_reward(specs: Any, judge_spec: Any = None) -> Callable[..., RewardResult]:
+    """One reward whose score is the weighted sum of `specs`' scores (verdicts read by `judge_spec`).
 
     details hold each component's score under its name, the first component's `parsed`,
     `correct` and `reason`, and every component's details under `components`.
@@ -262,7 +271,7 @@ def combined_reward(specs: Any) -> Callable[..., RewardResult]:
     >>> r.score, r.details["strength"], r.details["format"]
     (1.375, 0.875, 1.0)
     """
-    parsed_specs = parse_reward_specs(specs)
+    parsed_specs = parse_reward_specs(specs, judge_spec)
 
     def combined(sample: JudgeSample, completion: str, partners: list[str] | None = None) -> RewardResult:
         results = [call_reward(spec, sample, completion, partners) for spec in parsed_specs]

@@ -10,7 +10,6 @@ request metrics, the bearer token (`auth`), the body gate (`errors`: size, UTF-8
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Awaitable
 from contextlib import asynccontextmanager
@@ -24,10 +23,10 @@ from starlette.exceptions import HTTPException
 
 from judgerl.core.serve_options import SERVE_DEFAULTS
 from judgerl.core.types import JudgeSample
-from judgerl.judge_spec.families import PromptSpec, render_messages
-from judgerl.judge_spec.parser import parse_verdict
-from judgerl.judge_spec.score_parser import parse_score
-from judgerl.judge_spec.score_prompts import SCORE_MAX, render_score_messages
+from judgerl.judge_spec.presets import DEFAULT_SPEC, builtin_spec
+from judgerl.judge_spec.reading import read, read_score
+from judgerl.judge_spec.render import judge_prompt, score_prompt
+from judgerl.judge_spec.spec import JudgeSpec
 from judgerl.models.generation import Generator, Messages, SamplingSpec
 from judgerl.serving.auth import BearerAuth
 from judgerl.serving.batcher import DynamicBatcher, QueueFull
@@ -59,7 +58,8 @@ ROUTES = (
 
 @dataclass
 class ServeSettings:
-    """What the server fixes at start: prompt, sampling, batching, limits and the token.
+    """What the server fixes at start: the judge specs (pairwise `prompt`, pointwise `score_spec`),
+    sampling, batching, limits, the token, and the reward of an unreadable score (`unparsed_reward`).
 
     The defaults are the serve-options spec's (`judgerl.core.serve_options.SERVE_DEFAULTS`).
 
@@ -67,7 +67,9 @@ class ServeSettings:
     32
     """
 
-    prompt: PromptSpec = field(default_factory=PromptSpec)
+    prompt: JudgeSpec = field(default_factory=lambda: builtin_spec(DEFAULT_SPEC))
+    score_spec: JudgeSpec = field(default_factory=lambda: builtin_spec("score"))
+    unparsed_reward: float = 0.0
     sampling: SamplingSpec = field(
         default_factory=lambda: SamplingSpec(max_new_tokens=SERVE_DEFAULTS.max_new_tokens)
     )
@@ -87,8 +89,8 @@ class ServeSettings:
         return self.served_model_name or self.model_name or "judge"
 
 
-def _judge_response(text: str, spec: PromptSpec, metrics: ServerMetrics) -> JudgeResponse:
-    verdict = parse_verdict(text, require_strength=spec.wants_strength)
+def _judge_response(text: str, spec: JudgeSpec, metrics: ServerMetrics) -> JudgeResponse:
+    verdict = read(spec, text)
     metrics.record_parse(verdict.ok, verdict.reason)
     return JudgeResponse(
         verdict=verdict.choice,
@@ -152,7 +154,6 @@ class JudgeService:
 
     def _judge_prompts(self, requests: list[JudgeRequest]) -> list[Messages]:
         prompts = []
-        spec = PromptSpec(self.settings.prompt.family, "none", self.settings.prompt.instruction)
         for req in requests:
             sample = JudgeSample(
                 id="request",
@@ -162,7 +163,7 @@ class JudgeService:
                 response_b=req.response_b,
                 label="a",  # unused by the renderer without a hint
             )
-            prompts.append(render_messages(sample, spec))
+            prompts.append(judge_prompt(self.settings.prompt, sample))
         return prompts
 
     async def judge_many(self, requests: list[JudgeRequest]) -> list[JudgeResponse]:
@@ -184,7 +185,7 @@ class JudgeService:
             judge_reqs.append(
                 JudgeRequest(question=r.question, response_a=r.reference, response_b=r.response)
             )
-        point_prompts = [render_score_messages(r.question, r.response) for r in pointwise]
+        point_prompts = [score_prompt(self.settings.score_spec, r.question, r.response) for r in pointwise]
         judge_prompts = self._judge_prompts(judge_reqs)
         await self._check(point_prompts + judge_prompts)  # all or nothing is queued
         point_task = self.batcher.submit(point_prompts) if point_prompts else _nothing()
@@ -196,7 +197,7 @@ class JudgeService:
         for r in requests:
             if r.reference is None:
                 text = next(point_iter)
-                parsed = parse_score(text)
+                parsed = read_score(self.settings.score_spec.verdict, text)
                 self.metrics.record_parse(parsed.ok, parsed.reason)
                 out.append(
                     ScoreResponse(
@@ -236,7 +237,9 @@ class JudgeService:
                 for p, r, label in zip(req.prompts, req.responses(), labels, strict=True)
             ]
         )
-        rewards = [0.0 if s.score is None else s.score / SCORE_MAX for s in scores]
+        top = self.settings.score_spec.verdict.score_range[1]
+        unparsed = self.settings.unparsed_reward
+        rewards = [unparsed if s.score is None else s.score / top for s in scores]
         return RewardResponse(
             rewards=rewards,
             scores=rewards,
@@ -373,7 +376,8 @@ def create_app(
             max_wait_ms=settings.max_wait_ms,
             model=settings.model_name,
             context_tokens=budget.context,
-            prompt=json.loads(json.dumps(settings.prompt.__dict__)),
+            judge_spec=settings.prompt.name,
+            score_spec=settings.score_spec.name,
         )
         return snap
 

@@ -18,6 +18,9 @@ from judgerl.core.errors import JudgeRLError
 from judgerl.core.logging import get_logger
 from judgerl.core.serve_options import BIND_DEFAULTS, SERVE_DEFAULTS, out_of_range
 from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.files import resolve_spec
+from judgerl.judge_spec.presets import DEFAULT_SPEC, builtin_spec
+from judgerl.judge_spec.spec import JudgeSpec
 from judgerl.models.generation import SamplingSpec, make_generator
 from judgerl.serving.app import ServeSettings, create_app
 
@@ -104,12 +107,21 @@ def serve(
     backend: str = SERVE_DEFAULTS.backend,
     device: str = SERVE_DEFAULTS.device,
     prompt: PromptSpec | None = None,
+    judge_spec: JudgeSpec | None = None,
+    score_spec: JudgeSpec | None = None,
+    unparsed_reward: float = 0.0,
     max_new_tokens: int = SERVE_DEFAULTS.max_new_tokens,
     request_timeout: float = SERVE_DEFAULTS.request_timeout,
     served_model_name: str | None = None,
     generator_kwargs: dict[str, Any] | None = None,
 ) -> None:
     """Load `model` and serve it until interrupted (the bind check runs before the model loads).
+
+    The judge spec is `judge_spec`, else the `prompt` shorthand, else the one saved with the model,
+    else judgerl's default (said in the log); `score_spec` (default: built-in `score`) is the pointwise
+    prompt and score format of /v1/score and /get_reward without a reference, and an unreadable score
+    pays `unparsed_reward` there (marked 0 in the response's `extra_logs.judge_parsed` and counted
+    in /metrics).
 
     Usage: serve("runs/quickstart/sft/checkpoint", port=8000, max_batch=32)
     """
@@ -124,8 +136,16 @@ def serve(
         generator = make_generator(backend, model, **kwargs)  # type: ignore[arg-type]
     except (OSError, ValueError) as err:  # FileNotFoundError, a folder that is not a checkpoint, ...
         raise JudgeRLError(f"cannot load the judge model {model!r}: {err}") from err
+    spec = resolve_spec(judge_spec, prompt, model, "judgerl serve", log)
+    if spec.mode == "pointwise":
+        if score_spec is None:
+            score_spec = spec
+        spec = builtin_spec(DEFAULT_SPEC)
+        log.info(f"judgerl serve: the judge spec is pointwise; /v1/judge uses the default {spec.name!r}")
     settings = ServeSettings(
-        prompt=prompt or PromptSpec(),
+        prompt=spec,
+        score_spec=score_spec or builtin_spec("score"),
+        unparsed_reward=unparsed_reward,
         sampling=SamplingSpec(max_new_tokens=max_new_tokens, batch_size=max_batch),
         token=token,
         max_batch=max_batch,

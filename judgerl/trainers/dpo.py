@@ -31,6 +31,7 @@ from judgerl.core.logging import get_logger
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.pairs import read_pairs
 from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.files import JudgeSpecField, resolve_spec, spec_files
 from judgerl.trainers.common import LoraSpec, TrainingKeys, schedule_args, train_resumable, whole_stage_loss
 
 log = get_logger("judgerl.dpo")
@@ -66,6 +67,7 @@ class DPOStage(TrainingKeys):
     model: str
     data: str
     prompt: PromptSpec | None = None
+    judge_spec: JudgeSpecField = None
     check_prompt: bool = True
     on_bad_row: Literal["skip", "stop"] = "stop"
     beta: float = Field(0.1, gt=0)
@@ -172,7 +174,7 @@ def run_dpo(stage: DPOStage, ctx: StageContext) -> StageResult:
     from judgerl.trainers.saving import save_trained
     from judgerl.trainers.tracking import tracking
 
-    spec = stage.prompt or PromptSpec()
+    spec = resolve_spec(stage.judge_spec, stage.prompt, stage.model, f"stage {ctx.name}", log)
     pairs = read_pairs(stage.data, stage.on_bad_row, prompt=spec if stage.check_prompt else None)
     if pairs.skipped:
         log.warning(f"dpo: skipped {len(pairs.skipped)} bad pairs rows: first {pairs.skipped[:3]}")
@@ -213,7 +215,8 @@ def run_dpo(stage: DPOStage, ctx: StageContext) -> StageResult:
 
     checkpoint = ctx.path(OUTPUTS["checkpoint"])
     history = trainer.state.log_history
-    save_trained(trainer, tokenizer, checkpoint, stage.merge_lora, card_files(stage, ctx, checkpoint))
+    files = card_files(stage, ctx, checkpoint) | spec_files(spec)
+    save_trained(trainer, tokenizer, checkpoint, stage.merge_lora, files)
     pushed: dict[str, Any] = {}
     if trainer.is_world_process_zero():
         write_json(ctx.path("log_history.json"), history)

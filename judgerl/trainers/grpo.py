@@ -32,7 +32,7 @@ from judgerl.core.jsonl import write_json
 from judgerl.core.logging import get_logger
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.grpo_data import PAIR, drop_long_pairs, grpo_rows, load_grpo_samples, pairs_complete
-from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.files import resolve_spec, spec_files
 from judgerl.trainers.common import train_resumable, trl_grpo_config, whole_stage_loss
 from judgerl.trainers.curves import curve_summary, plot_reward_curve, reward_keys
 from judgerl.trainers.grpo_config import OUTPUTS, GRPOStage
@@ -146,7 +146,7 @@ def _run_trl(stage: GRPOStage, ctx: StageContext) -> StageResult:
     from judgerl.trainers.saving import save_trained
     from judgerl.trainers.tracking import tracking
 
-    spec = stage.prompt or PromptSpec()
+    spec = resolve_spec(stage.judge_spec, stage.prompt, stage.model, f"stage {ctx.name}", log)
     samples, selection = load_grpo_samples(stage.data, stage.hard_examples, ctx.seed)
     if selection:
         log.info(f"grpo: hard examples {selection}")
@@ -159,7 +159,7 @@ def _run_trl(stage: GRPOStage, ctx: StageContext) -> StageResult:
         skipped.extend(too_long)
     if skipped:
         log.warning(f"grpo: skipped {len(skipped)} of {len(samples)} items: first {skipped[:3]}")
-    funcs, weights = to_trl(stage.rewards)
+    funcs, weights = to_trl(stage.rewards, judge_spec=spec)
     config = _grpo_config(stage, ctx, weights)
     prompts_per_generation = config.generation_batch_size // stage.num_generations
     if len(rows) < prompts_per_generation:
@@ -183,7 +183,8 @@ def _run_trl(stage: GRPOStage, ctx: StageContext) -> StageResult:
     history = trainer.state.log_history
     keys = reward_keys(history)
     checkpoint = ctx.path(OUTPUTS["checkpoint"])
-    save_trained(trainer, tokenizer, checkpoint, stage.merge_lora, card_files(stage, ctx, checkpoint))
+    files = card_files(stage, ctx, checkpoint) | spec_files(spec)
+    save_trained(trainer, tokenizer, checkpoint, stage.merge_lora, files)
     pushed: dict[str, Any] = {}
     if trainer.is_world_process_zero():
         pushed = push_after_training(stage, ctx, checkpoint)

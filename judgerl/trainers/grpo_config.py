@@ -17,6 +17,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from judgerl.data_prep.grpo_data import PAIR, HardExamples
 from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.files import JudgeSpecField
 from judgerl.rewards.registry import accepts_partners, parse_reward_specs
 from judgerl.trainers.common import LoraSpec, TrainingKeys
 from judgerl.trainers.verl_config import LOSS_AGG_MODES, VerlSpec
@@ -40,6 +41,7 @@ class GRPOStage(TrainingKeys):
     data: str
     hard_examples: HardExamples | None = None
     prompt: PromptSpec | None = None
+    judge_spec: JudgeSpecField = None
     rewards: list[dict[str, Any]] = Field(default_factory=lambda: [dict(r) for r in DEFAULT_REWARDS])
     num_generations: int = Field(8, ge=2)
     temperature: float = Field(1.0, gt=0)

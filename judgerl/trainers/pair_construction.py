@@ -37,8 +37,11 @@ from judgerl.core.stage import StageContext, StageResult
 from judgerl.core.types import JudgeSample
 from judgerl.data_prep import pairs as P
 from judgerl.data_prep.pair_filters import apply_pair_filters, parse_pair_filters
-from judgerl.judge_spec.families import PromptSpec, render_messages
-from judgerl.judge_spec.parser import parse_verdict
+from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.files import JudgeSpecField, resolve_spec
+from judgerl.judge_spec.reading import read
+from judgerl.judge_spec.render import judge_prompt
+from judgerl.judge_spec.spec import JudgeSpec
 from judgerl.models.decoding_config import Backend, DecodingSpec, check_backend, generator_kwargs
 
 log = get_logger("judgerl.pairs")
@@ -62,6 +65,7 @@ class PairsStage(StrictModel):
     critic: str | None = None
     data: str
     prompt: PromptSpec | None = None
+    judge_spec: JudgeSpecField = None
     mode: Literal["critic", "judge_only"] = "critic"
     samples_per_item: int = Field(4, ge=2)
     max_pairs_per_item: int = Field(1, ge=1)
@@ -170,17 +174,18 @@ def _free(generator: Any) -> None:
         pass
 
 
-def _completion(text: str, spec: PromptSpec) -> P.Completion:
-    return P.Completion(text, parse_verdict(text, require_strength=spec.wants_strength))
+def _completion(text: str, spec: JudgeSpec) -> P.Completion:
+    return P.Completion(text, read(spec, text))
 
 
 def _generation_rows(
-    samples: list[JudgeSample], done: dict[tuple[str, int], dict[str, Any]], spec: PromptSpec
+    samples: list[JudgeSample], done: dict[tuple[str, int], dict[str, Any]], specs: dict[str, JudgeSpec]
 ) -> list[dict[str, Any]]:
     rows = []
-    for (_role, index), row in sorted(done.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+    for (role, index), row in sorted(done.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         sample = samples[index]
-        verdicts = [parse_verdict(t, require_strength=spec.wants_strength) for t in row["completions"]]
+        spec = specs[P.JUDGE if role == P.JUDGE else "critic"]
+        verdicts = [read(spec, t) for t in row["completions"]]
         rows.append(
             {
                 **row,
@@ -197,13 +202,16 @@ def _generation_rows(
 def build_pairs(
     samples: list[JudgeSample],
     done: dict[tuple[str, int], dict[str, Any]],
-    spec: PromptSpec,
+    spec: JudgeSpec,
     stage: PairsStage,
+    critic_spec: JudgeSpec | None = None,
 ) -> tuple[list[dict[str, Any]], P.PairStats]:
-    """Pairs and statistics from the generated completions in `done` (keyed by (role, index)).
+    """Pairs and statistics from the generated completions in `done` (keyed by (role, index)); the judge's
+    completions are read by `spec` (the pairs' prompt too), the critic's by `critic_spec` (default `spec`).
 
-    Usage: rows, stats = build_pairs(samples, done, PromptSpec("strength"), stage)
+    Usage: rows, stats = build_pairs(samples, done, builtin_spec("strength"), stage)
     """
+    critic_spec = critic_spec or spec
     stats = P.PairStats()
     rows: list[dict[str, Any]] = []
     for index, sample in enumerate(samples):
@@ -216,7 +224,7 @@ def build_pairs(
             critics: dict[str, P.Completion] = {}
             for role in (P.CRITIC_POSITIVE, P.CRITIC_NEGATIVE):
                 if (role, index) in done:
-                    critics[role] = _completion(done[(role, index)]["completions"][0], spec)
+                    critics[role] = _completion(done[(role, index)]["completions"][0], critic_spec)
                     stats.judged_as(role, P.is_right(sample, critics[role].verdict, stage.match_strength))
             built = P.critic_pair(
                 sample,
@@ -234,9 +242,10 @@ def build_pairs(
 def _critic_items(
     samples: list[JudgeSample],
     done: dict[tuple[str, int], dict[str, Any]],
-    spec: PromptSpec,
+    spec: JudgeSpec,
     match_strength: bool,
-) -> list[tuple[int, JudgeSample, list[dict[str, str]], str]]:
+    critic_spec: JudgeSpec,
+) -> list[tuple[int, JudgeSample, Any, str]]:
     """(index, sample, hinted prompt, role) for each item whose branch needs a critic."""
     items = []
     for index, sample in enumerate(samples):
@@ -245,7 +254,7 @@ def _critic_items(
             continue  # skipped as an empty trace whatever the critic says
         right = P.is_right(sample, judge.verdict, match_strength)
         role, hint = (P.CRITIC_NEGATIVE, "negative") if right else (P.CRITIC_POSITIVE, "positive")
-        items.append((index, sample, render_messages(sample, dataclasses.replace(spec, hint=hint)), role))
+        items.append((index, sample, judge_prompt(critic_spec, sample, hint), role))
     return items
 
 
@@ -256,7 +265,12 @@ def run_pairs(stage: PairsStage, ctx: StageContext) -> StageResult:
     """
     from judgerl.models.generation import SamplingSpec, make_generator
 
-    spec = stage.prompt or PromptSpec()
+    spec = resolve_spec(stage.judge_spec, stage.prompt, stage.judge, f"stage {ctx.name} (judge)", log)
+    critic_spec = spec
+    if stage.mode == "critic":
+        critic_spec = resolve_spec(
+            stage.judge_spec, stage.prompt, stage.critic, f"stage {ctx.name} (critic)", log
+        )
     filters = parse_pair_filters(stage.filters)
     samples = read_samples(stage.data)
     if stage.max_items is not None:
@@ -303,7 +317,7 @@ def run_pairs(stage: PairsStage, ctx: StageContext) -> StageResult:
         _free(generator)
     if stage.mode == "critic":
         assert stage.critic is not None
-        critic_items = _critic_items(samples, done, spec, stage.match_strength)
+        critic_items = _critic_items(samples, done, spec, stage.match_strength, critic_spec)
         if any((role, i) not in done for i, _, _, role in critic_items):
             generator = make_generator(
                 stage.backend,
@@ -325,7 +339,7 @@ def run_pairs(stage: PairsStage, ctx: StageContext) -> StageResult:
             _free(generator)
     generation_seconds = time.time() - start
 
-    built, pair_stats = build_pairs(samples, done, spec, stage)
+    built, pair_stats = build_pairs(samples, done, spec, stage, critic_spec)
     filtered = apply_pair_filters(built, filters)
     pairs = filtered.kept
     stats: dict[str, Any] = {
@@ -341,7 +355,9 @@ def run_pairs(stage: PairsStage, ctx: StageContext) -> StageResult:
     if filtered.examples:
         stats["filtered_examples"] = filtered.examples
 
-    write_jsonl(ctx.path("generations.jsonl"), _generation_rows(samples, done, spec))
+    write_jsonl(
+        ctx.path("generations.jsonl"), _generation_rows(samples, done, {P.JUDGE: spec, "critic": critic_spec})
+    )
     write_jsonl(ctx.path(OUTPUTS["pairs"]), pairs)
     stats["chosen_sft_rows"] = write_samples(ctx.path(OUTPUTS["chosen_sft"]), P.chosen_sft_samples(pairs))
     write_json(ctx.path(OUTPUTS["stats"]), stats)

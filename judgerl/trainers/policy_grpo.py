@@ -36,6 +36,7 @@ from judgerl.core.serve_options import SERVE_PROMPTS, ServeOptions, serve_args
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.policy_data import answer_correct, policy_rows
 from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.files import JudgeSpecField, save_spec
 from judgerl.rewards.adapters import completion_text
 from judgerl.rewards.registry import parse_reward_specs
 from judgerl.trainers.common import TrainingKeys, train_resumable, trl_grpo_config, whole_stage_loss
@@ -78,7 +79,7 @@ class JudgeServerSpec(ServeOptions):
     `ready_timeout` bounds the wait for the server's /health; `threads` sets OMP_NUM_THREADS /
     MKL_NUM_THREADS of the server process (default: inherited).
 
-    >>> JudgeServerSpec(model="runs/quickstart/sft/checkpoint", max_new_tokens=150).cli_args(PromptSpec())[:4]
+    >>> JudgeServerSpec(model="runs/quickstart/sft/checkpoint", max_new_tokens=150).cli_args(None)[:4]
     ['--max-batch', '32', '--max-wait-ms', '10.0']
     """
 
@@ -86,7 +87,7 @@ class JudgeServerSpec(ServeOptions):
     ready_timeout: float = Field(180.0, gt=0)
     threads: int | None = Field(None, ge=1)
 
-    def cli_args(self, prompt: PromptSpec) -> list[str]:
+    def cli_args(self, prompt: PromptSpec | None, spec_file: str | None = None) -> list[str]:
         """The `judgerl serve` arguments after --model/--host/--port, serving with `prompt`.
 
         Generated from the ServeOptions fields (`core.serve_options.serve_args`), then --prompt
@@ -94,11 +95,12 @@ class JudgeServerSpec(ServeOptions):
 
         Usage: JudgeServerProcess(spec.model, extra_args=spec.cli_args(PromptSpec("strength")))
         """
-        if prompt.family not in SERVE_PROMPTS or prompt.hint != "none":
+        if prompt is not None and (prompt.family not in SERVE_PROMPTS or prompt.hint != "none"):
             raise ValueError(
                 f"judge_server: the judge prompt must be one of {SERVE_PROMPTS} without a hint, got {prompt}"
             )
-        return serve_args(self, prompt.family, prompt.instruction)
+        args = serve_args(self, prompt and prompt.family, prompt and prompt.instruction)
+        return args + (["--judge-spec", spec_file] if spec_file else [])
 
     def env(self) -> dict[str, str]:
         """Environment overrides for the server process (thread counts when `threads` is set)."""
@@ -122,6 +124,7 @@ class PolicyGRPOStage(TrainingKeys):
     model: str
     data: str
     prompt: PromptSpec | None = None
+    judge_spec: JudgeSpecField = None
     judge_server: JudgeServerSpec | None = None
     rewards: list[dict[str, Any]] = Field(default_factory=lambda: [{"name": "remote_judge", "weight": 1.0}])
     reward_concurrency: int = Field(64, ge=1)
@@ -177,7 +180,7 @@ class PolicyGRPOStage(TrainingKeys):
                     "to serve one, or give the reward the url of a running `judgerl serve`"
                 )
         if self.judge_server is not None:
-            self.judge_server.cli_args(self.prompt or PromptSpec())  # the prompt must be servable
+            self.judge_server.cli_args(self.prompt)  # the prompt must be servable
         return self
 
 
@@ -293,7 +296,10 @@ def run_policy_grpo(
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     server = server_factory(
         spec.model,
-        extra_args=spec.cli_args(stage.prompt or PromptSpec()),
+        extra_args=spec.cli_args(
+            stage.prompt,
+            str(save_spec(stage.judge_spec, ctx.out_dir)) if stage.judge_spec is not None else None,
+        ),
         log_path=ctx.path("judge_server.log"),
         ready_timeout=spec.ready_timeout,
         env=spec.env(),

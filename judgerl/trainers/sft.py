@@ -18,6 +18,7 @@ from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.policy_data import policy_rows, policy_sft_rows
 from judgerl.data_prep.sft_format import sft_records
 from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.files import JudgeSpecField, resolve_spec, spec_files
 from judgerl.models.chat_templates import check_template_name
 from judgerl.trainers.common import LoraSpec, TrainingKeys, schedule_args, train_resumable, whole_stage_loss
 
@@ -32,6 +33,10 @@ class SFTStage(TrainingKeys):
     (`data_prep.policy_data`), from the same judge samples; `prompt` is then unused.
     `target: policy_mixed` teaches both responses of each question (right and wrong), so the
     sampled policy is right about half the time: a policy with room for RL.
+    A judge is rendered and written in its judge spec (`judge_spec`, or the `prompt` shorthand, or the
+    spec saved with `model`), which is saved into the checkpoint as `judge_spec.json`;
+    `prompt_as_written: true` trains on the prompt a file's rows carry (Think-J's alpaca files, TRL
+    conversational rows) instead of rendering it.
     """
 
     kind: Literal["sft"] = "sft"
@@ -39,6 +44,8 @@ class SFTStage(TrainingKeys):
     data: str
     target: Literal["judge", "policy", "policy_mixed"] = "judge"
     prompt: PromptSpec | None = None
+    judge_spec: JudgeSpecField = None
+    prompt_as_written: bool = False
     lr: float = Field(2e-5, gt=0)
     batch_size: int = Field(8, ge=1)
     warmup_ratio: float = Field(0.03, ge=0, lt=1)
@@ -67,6 +74,8 @@ class SFTStage(TrainingKeys):
             data.pop("target")
         if isinstance(data, dict) and data.get("chat_template") is None:
             data.pop("chat_template", None)
+        if isinstance(data, dict) and data.get("prompt_as_written") is False:
+            data.pop("prompt_as_written")
         return data
 
 
@@ -86,16 +95,32 @@ def run_sft(stage: SFTStage, ctx: StageContext) -> StageResult:
     from judgerl.trainers.saving import save_trained
     from judgerl.trainers.tracking import tracking
 
-    spec = stage.prompt or PromptSpec()
     samples = read_samples(stage.data)
     policy = stage.target != "judge"
-    records = policy_rows(samples) if policy else sft_records(samples, spec)
+    spec = (
+        None
+        if policy
+        else resolve_spec(stage.judge_spec, stage.prompt, stage.model, f"stage {ctx.name}", log)
+    )
+    hint = stage.prompt.hint if stage.prompt else "none"
+    records = (
+        policy_rows(samples)
+        if spec is None
+        else sft_records(samples, spec, hint, as_written=stage.prompt_as_written)
+    )
+    if stage.prompt_as_written and not policy:
+        log.info(f"sft: {records.as_written} of {len(samples)} rows train on the prompt their file carries")
+        if records.differ_from_spec:
+            log.warning(
+                f"sft: {records.differ_from_spec} of {records.as_written} prompts as written differ from what judge "
+                f"spec {spec.name!r} renders: evaluate this judge with a spec whose template renders them"  # type: ignore[union-attr]
+            )
     if records.skipped:
         log.warning(
             f"sft: skipped {len(records.skipped)} of {len(samples)} samples: first {records.skipped[:3]}"
         )
     if not records.rows:
-        what = "question with a reference answer" if policy else f"trace for prompt {spec}"
+        what = "question with a reference answer" if spec is None else f"trace for judge spec {spec.name!r}"
         raise StageError(f"sft: no sample in {stage.data} has a usable {what}")
     if policy:
         rows = policy_sft_rows(records.rows, with_rejected=stage.target == "policy_mixed")
@@ -129,7 +154,8 @@ def run_sft(stage: SFTStage, ctx: StageContext) -> StageResult:
         output, train_seconds, resumed_from = train_resumable(trainer, ctx, log)
 
     checkpoint = ctx.path(OUTPUTS["checkpoint"])
-    save_trained(trainer, tokenizer, checkpoint, stage.merge_lora, card_files(stage, ctx, checkpoint))
+    files = card_files(stage, ctx, checkpoint) | (spec_files(spec) if spec is not None else {})
+    save_trained(trainer, tokenizer, checkpoint, stage.merge_lora, files)
     pushed: dict[str, Any] = {}
     if trainer.is_world_process_zero():
         write_json(ctx.path("log_history.json"), trainer.state.log_history)

@@ -15,7 +15,10 @@ from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.sft_format import trace_for
 from judgerl.judge_spec.families import FAMILIES, PromptSpec, render_user_turn
+from judgerl.judge_spec.files import JudgeSpecField, resolve_spec
+from judgerl.judge_spec.render import judge_prompt
 from judgerl.judge_spec.verdicts import verdict_sentence
+from judgerl.judge_spec.writing import verdict_candidates
 
 OUTPUTS = {"checkpoint": "checkpoint"}
 
@@ -26,6 +29,7 @@ class TinyModelStage(StrictModel):
     kind: Literal["tiny_model"] = "tiny_model"
     data: str
     prompt: PromptSpec | None = None
+    judge_spec: JudgeSpecField = None
     arch: Literal["qwen2", "llama"] = "qwen2"
     hidden_size: int = Field(128, ge=8)
     layers: int = Field(4, ge=1)
@@ -36,24 +40,32 @@ class TinyModelStage(StrictModel):
     tokenizer_texts: int = Field(2000, ge=10)
 
 
+def _messages_text(prompt: list[dict[str, str]] | str) -> str:
+    return prompt if isinstance(prompt, str) else "\n\n".join(m["content"] for m in prompt)
+
+
 def tokenizer_corpus(stage: TinyModelStage) -> list[str]:
-    """Texts the tokenizer is trained on: rendered prompts and traces of the first training samples,
-    in both orders and every prompt family, so no verdict sentence falls back to raw bytes.
+    """Texts the tokenizer is trained on: prompts rendered by the stage's judge spec and traces of the
+    first training samples, in both orders, every prompt family and the spec's verdicts, so no verdict
+    falls back to raw bytes.
 
     Usage: texts = tokenizer_corpus(TinyModelStage(data="runs/x/data/train.jsonl"))
     """
-    spec = stage.prompt or PromptSpec()
+    spec = resolve_spec(stage.judge_spec, stage.prompt, None, "tiny_model")
+    instruction = stage.prompt.instruction if stage.prompt else "full"
     samples = read_samples(stage.data)[: stage.tokenizer_texts]
     texts: list[str] = []
     for s in samples:
         for shown in (s, s.swapped()):
-            texts.append(render_user_turn(shown, spec))
+            texts.append(_messages_text(judge_prompt(spec, shown)))
             trace = trace_for(shown, spec)
             if trace:
                 texts.append(trace)
     for family in FAMILIES:
-        texts.append(render_user_turn(samples[0], PromptSpec(family, instruction=spec.instruction)))
+        texts.append(render_user_turn(samples[0], PromptSpec(family, instruction=instruction)))
     texts += [verdict_sentence(c, k) for c in "ab" for k in (None, 1, 2, 3)]
+    if spec.verdict.format != "judgerl":
+        texts += [text for _, _, text in verdict_candidates(spec)]
     texts += ["system\n", "user\n", "assistant\n"] * 10  # chat-template role names
     return texts
 

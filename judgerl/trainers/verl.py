@@ -45,7 +45,8 @@ from judgerl.core.logging import get_logger
 from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.grpo_data import grpo_rows, load_grpo_samples
-from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.files import resolve_spec, spec_files
+from judgerl.judge_spec.spec import JudgeSpec
 from judgerl.trainers.curves import curve_summary, plot_reward_curve
 from judgerl.trainers.grpo_config import OUTPUTS, GRPOStage
 from judgerl.trainers.publish import card_files, push_after_training
@@ -256,13 +257,12 @@ def dry_run_commands(stage: Any, stage_dir: Path, seed: int, name: str) -> list[
     return lines
 
 
-def export_verl_inputs(stage: GRPOStage, paths: VerlPaths, seed: int) -> dict[str, Any]:
-    """Write train/val parquet and the reward module; returns row counts and skips.
+def export_verl_inputs(stage: GRPOStage, paths: VerlPaths, seed: int, spec: JudgeSpec) -> dict[str, Any]:
+    """Write train/val parquet (prompts rendered by `spec`) and the reward module; returns row counts and skips.
 
     The validation file is `verl.val_data` when set, else the first `verl.val_rows` training rows.
-    Usage: export_verl_inputs(stage, VerlPaths.under(ctx.out_dir), ctx.seed)
+    Usage: export_verl_inputs(stage, VerlPaths.under(ctx.out_dir), ctx.seed, spec)
     """
-    spec = stage.prompt or PromptSpec()
     samples, selection = load_grpo_samples(stage.data, stage.hard_examples, seed)
     if selection:
         log.info(f"grpo (verl): hard examples {selection}")
@@ -279,7 +279,7 @@ def export_verl_inputs(stage: GRPOStage, paths: VerlPaths, seed: int) -> dict[st
             log.warning(f"grpo (verl): skipped {len(skipped)} items of {where}: first {skipped[:3]}")
     write_verl_parquet(train.rows, paths.train, "train")
     write_verl_parquet(val_rows, paths.val, "val")
-    write_reward_module(stage.rewards, paths.reward_module)
+    write_reward_module(stage.rewards, paths.reward_module, spec)
     counts = {"train_rows": len(train.rows), "val_rows": len(val_rows), "skipped": len(train.skipped)}
     return {**counts, **({"hard_examples": selection} if selection else {})}
 
@@ -305,7 +305,8 @@ def run_verl_grpo(stage: GRPOStage, ctx: StageContext) -> StageResult:
     Usage: run_verl_grpo(stage, ctx)   # via run_grpo when stage.backend == "verl"
     """
     paths = VerlPaths.under(ctx.out_dir)
-    counts = export_verl_inputs(stage, paths, ctx.seed)
+    spec = resolve_spec(stage.judge_spec, stage.prompt, stage.model, f"stage {ctx.name}", log)
+    counts = export_verl_inputs(stage, paths, ctx.seed, spec)
     cmd = main_ppo_command(stage, paths, ctx.seed, ctx.name)
     env_lines = [f"export {k}={shlex.quote(v)}" for k, v in verl_env(stage, ctx).items()]
     write_text_atomic(
@@ -333,7 +334,7 @@ def run_verl_grpo(stage: GRPOStage, ctx: StageContext) -> StageResult:
         staging = ctx.path(MERGE_STAGING)
         shutil.rmtree(staging, ignore_errors=True)
         _run_logged(merge_command(stage.verl.python, actor, staging), paths.log, env, "verl model merger")
-        for name, text in card_files(stage, ctx, checkpoint).items():
+        for name, text in (card_files(stage, ctx, checkpoint) | spec_files(spec)).items():
             write_text_atomic(staging / name, text)
         shutil.rmtree(checkpoint, ignore_errors=True)
         os.replace(staging, checkpoint)

@@ -15,12 +15,14 @@ exactly as the TRL adapter does.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from judgerl.core.jsonl import atomic_path, write_text_atomic
+from judgerl.judge_spec.spec import JudgeSpec
 from judgerl.rewards.registry import parse_reward_specs
 
 ABILITY = "judge"
@@ -70,26 +72,32 @@ def write_verl_parquet(
     return len(rows)
 
 
-def reward_module_source(rewards: Any) -> str:
-    """The text of a reward module for verl's `reward.custom_reward_function` (rewards validated first).
+def reward_module_source(rewards: Any, judge_spec: JudgeSpec | None = None) -> str:
+    """The text of a reward module for verl's `reward.custom_reward_function` (rewards validated first);
+    the judge spec the rewards read verdicts by is embedded as JSON.
 
-    >>> "compute_score = to_verl(REWARDS)" in reward_module_source(["strength"])
+    >>> "compute_score = to_verl(REWARDS, judge_spec=JUDGE_SPEC)" in reward_module_source(["strength"])
     True
     """
     specs = parse_reward_specs(rewards)
     listed = [{"name": s.name, "weight": s.weight, **s.kwargs} for s in specs]
+    embedded = None if judge_spec is None else judge_spec.model_dump(mode="json")
     return (
         '"""verl reward module written by judgerl (trainers/verl_export.py); regenerated on every run.\n\n'
         "verl loads it from reward.custom_reward_function.path and calls\n"
         f"{REWARD_FUNCTION}(data_source, solution_str, ground_truth, extra_info) per completion.\n"
         '"""\n\n'
+        "import json\n\n"
         "from judgerl.rewards.adapters import to_verl, to_verl_batch\n\n"
         f"REWARDS = {listed!r}\n"
-        f"{REWARD_FUNCTION} = to_verl(REWARDS)\n"
-        f"{REWARD_FUNCTION}_batch = to_verl_batch(REWARDS)\n"
+        f"JUDGE_SPEC = json.loads({json.dumps(json.dumps(embedded))})\n"
+        f"{REWARD_FUNCTION} = to_verl(REWARDS, judge_spec=JUDGE_SPEC)\n"
+        f"{REWARD_FUNCTION}_batch = to_verl_batch(REWARDS, judge_spec=JUDGE_SPEC)\n"
     )
 
 
-def write_reward_module(rewards: Any, path: str | os.PathLike[str]) -> Path:
-    """Write the reward module file atomically. Usage: write_reward_module(stage.rewards, "reward_fn.py")."""
-    return write_text_atomic(path, reward_module_source(rewards))
+def write_reward_module(
+    rewards: Any, path: str | os.PathLike[str], judge_spec: JudgeSpec | None = None
+) -> Path:
+    """Write the reward module file atomically. Usage: write_reward_module(stage.rewards, "reward_fn.py", spec)."""
+    return write_text_atomic(path, reward_module_source(rewards, judge_spec))

@@ -34,7 +34,7 @@ def test_scaling_flags_build_the_scaling_stage(monkeypatch: pytest.MonkeyPatch) 
     base = ["scaling", "--candidates", "c.jsonl", "--judge", "oracle:0,oracle:0.5", "--judge", "http:u"]
     assert main(base) == 2
     assert seen["stage"] == scaling.ScalingStage(
-        candidates="c.jsonl", judges=["oracle:0", "oracle:0.5", "http:u"], prompt=PromptSpec()
+        candidates="c.jsonl", judges=["oracle:0", "oracle:0.5", "http:u"]
     )
     argv = [*base, "--k", "4,1", "--T", "0,inf", "--one-order", "--theory", "--on-bad-row", "skip"]
     argv += ["--http-retries", "0", "--prompt", "cot", "--instruction", "compact", "--n", "3"]
@@ -80,7 +80,7 @@ def test_eval_flags_build_the_eval_stage() -> None:
     assert stage == eval_stage.EvalStage(
         model="m",
         data={"kind": "local", "path": "t.jsonl", "on_bad_row": "stop"},
-        prompt=PromptSpec(),
+        prompt=None,  # no prompt flag: the model's own judge spec
         max_new_tokens=512,
         batch_size=32,
     )
@@ -104,7 +104,7 @@ def test_eval_rewardbench_flags_keep_the_command_defaults(monkeypatch: pytest.Mo
     seen = _capture(monkeypatch, rb, "run_rewardbench")
     assert main(["eval", "rewardbench", "--model", "m"]) == 2
     # the command's --max-new-tokens default (512) is passed, not the stage's (1024), as before
-    assert seen["stage"] == rb.RewardBenchStage(model="m", max_new_tokens=512, prompt=PromptSpec())
+    assert seen["stage"] == rb.RewardBenchStage(model="m", max_new_tokens=512)
     argv = ["eval", "rewardbench", "--model", "m", "--version", "2", "--v2-mode", "ratings"]
     argv += ["--subsets", "Math,Focus", "--order-seed", "5", "--model-name", "judge", "--no-plots"]
     assert main([*argv, "--tensor-parallel-size", "2", "--backend", "vllm", "--data", "x.parquet"]) == 2
@@ -166,7 +166,14 @@ def test_serve_flags_carry_the_spec_defaults(monkeypatch: pytest.MonkeyPatch) ->
     assert main(["serve", "--model", "ckpt"]) == 0
     args, kwargs = calls[-1]
     assert args == ("ckpt",)
-    assert kwargs == {**BIND_DEFAULTS.model_dump(), **SERVE_DEFAULTS.model_dump(), "prompt": PromptSpec()}
+    assert kwargs == {
+        **BIND_DEFAULTS.model_dump(),
+        **SERVE_DEFAULTS.model_dump(),
+        "prompt": None,  # no prompt flag: the spec saved with the model
+        "judge_spec": None,
+        "score_spec": None,
+        "unparsed_reward": 0.0,
+    }
     assert kwargs["max_batch"] == 32 and kwargs["port"] == 8000
     monkeypatch.setenv("JUDGERL_SERVE_TOKEN", "from-env")
     argv = ["serve", "--model", "ckpt", "--max-batch", "4", "--port", "9", "--backend", "vllm"]

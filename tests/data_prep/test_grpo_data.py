@@ -22,7 +22,9 @@ from judgerl.data_prep.grpo_data import (
     select_hard_items,
 )
 from judgerl.data_prep.synthetic import make_synthetic_splits
-from judgerl.judge_spec.families import PromptSpec, both_orders, render_messages
+from judgerl.judge_spec.families import both_orders
+from judgerl.judge_spec.presets import builtin_spec
+from judgerl.judge_spec.render import judge_prompt
 from judgerl.rewards.adapters import to_trl
 
 
@@ -34,7 +36,7 @@ def _sample(i: int, label: str = "a", strength: int | None = -2) -> JudgeSample:
 
 def test_every_item_in_both_orders_adjacent_with_reward_columns() -> None:
     samples = make_synthetic_splits(30, 2, seed=1).train
-    spec = PromptSpec("strength", instruction="compact")
+    spec = builtin_spec("strength-compact")
     built = grpo_rows(samples, spec, seed=0)
     assert built.skipped == [] and built.pairs == 30 and len(built.rows) == 60
     check_pairs_adjacent(built.rows)
@@ -42,8 +44,8 @@ def test_every_item_in_both_orders_adjacent_with_reward_columns() -> None:
     for ab, ba in zip(built.rows[0::2], built.rows[1::2], strict=True):
         original = by_id[ab["sample_id"]]
         assert set(REWARD_COLUMNS) <= set(ab)
-        assert ab["prompt"] == render_messages(original, spec)
-        assert ba["prompt"] == render_messages(original.swapped(), spec)
+        assert ab["prompt"] == judge_prompt(spec, original)
+        assert ba["prompt"] == judge_prompt(spec, original.swapped())
         assert (ab["label"], ab["strength"]) == (original.label, original.strength)
         assert (ba["label"], ba["strength"]) == (original.swapped().label, -original.strength)
         assert ab["label"] != ba["label"]

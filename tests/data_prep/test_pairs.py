@@ -14,9 +14,11 @@ from judgerl.data_prep import pairs as P
 from judgerl.data_prep.sft_format import sft_records
 from judgerl.data_prep.synthetic import make_synthetic_splits
 from judgerl.judge_spec.families import PromptSpec, render_messages
+from judgerl.judge_spec.presets import builtin_spec
 from judgerl.judge_spec.verdicts import format_trace
 
-SPEC = PromptSpec("strength", instruction="compact")
+PROMPT = PromptSpec("strength", instruction="compact")
+SPEC = builtin_spec("strength-compact")
 SAMPLE = JudgeSample(
     "q1", "test", [{"role": "user", "content": "What is 2+2?"}], "4", "5", "a", -2, metadata={"x": 1}
 )
@@ -92,10 +94,8 @@ def test_the_pair_prompt_is_the_judge_prompt_never_the_hinted_or_direct_one() ->
         P.critic_pair(SAMPLE, SPEC, said("b"), positive=said("a")),
     ):
         prompt = built.pairs[0]["prompt"]
-        assert prompt == render_messages(SAMPLE, SPEC)
+        assert prompt == render_messages(SAMPLE, PROMPT)  # the judge's own prompt, rendered as always
         assert "Given that" not in prompt[0]["content"] and "strength is [[k]]" in prompt[0]["content"]
-    with pytest.raises(ValueError, match="hint must be 'none'"):
-        P.critic_pair(SAMPLE, PromptSpec(hint="positive"), said("a"), negative=said("b"))
 
 
 def test_a_swapped_sample_keeps_its_order_in_the_pair() -> None:
@@ -179,7 +179,7 @@ def test_chosen_sides_render_back_through_the_one_sft_renderer() -> None:
 def test_the_critic_is_sft_with_a_hinted_prompt_on_the_same_traces() -> None:
     samples = make_synthetic_splits(4, 0, seed=1).train
     judge = sft_records(samples, SPEC).rows
-    critic = sft_records(samples, PromptSpec("strength", hint="positive", instruction="compact")).rows
+    critic = sft_records(samples, SPEC, hint="positive").rows
     for s, j, c in zip(samples, judge, critic, strict=True):
         assert c["messages"][-1] == j["messages"][-1]  # the same trace
         hint = f"Given that Response ({s.label}) is better than Response ({'b' if s.label == 'a' else 'a'})"

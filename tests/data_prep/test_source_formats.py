@@ -258,13 +258,16 @@ def test_judgebench_keeps_pair_ids_and_categories(tmp_path: Path) -> None:
 def test_thinkj_trace_is_read_as_the_sft_code_expects(tmp_path: Path) -> None:
     from judgerl.data_prep.sft_format import trace_for
     from judgerl.judge_spec.families import PromptSpec
+    from judgerl.judge_spec.presets import spec_for_prompt
 
     sample = load_local(_write(tmp_path / "skywork707.json", CASES["thinkj-alpaca"][0])).samples[0]
     assert sample.metadata["thinking"] == "4 is right." and sample.metadata["thinking_order"] == "ab"
-    assert trace_for(sample, PromptSpec("strength")) == (
+    assert trace_for(sample, spec_for_prompt(PromptSpec("strength"))) == (
         "<think>\n4 is right.\n</think>\n\nTherefore, Response (a) is better, and the strength is [[3]]."
     )
-    assert trace_for(sample.swapped(), PromptSpec("strength")) is None  # written for the shown order
+    assert (
+        trace_for(sample.swapped(), spec_for_prompt(PromptSpec("strength"))) is None
+    )  # written for the shown order
 
 
 def test_an_unknown_format_lists_its_columns_and_the_known_formats(tmp_path: Path) -> None:

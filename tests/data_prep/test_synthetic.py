@@ -8,8 +8,8 @@ import pytest
 
 from judgerl.data_prep.sft_format import sft_records, trace_for
 from judgerl.data_prep.synthetic import addition_trace, make_addition_sample, make_synthetic_splits
-from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.parser import parse_verdict
+from judgerl.judge_spec.presets import builtin_spec
 
 
 def test_labels_and_strengths_follow_the_flaw() -> None:
@@ -61,18 +61,18 @@ def test_splits_are_seeded_and_question_disjoint() -> None:
 def test_trace_parses_to_the_label_in_both_orders() -> None:
     for s in make_synthetic_splits(50, 0, seed=1).train:
         for shown in (s, s.swapped()):
-            v = parse_verdict(trace_for(shown, PromptSpec("strength")), require_strength=True)
+            v = parse_verdict(trace_for(shown, builtin_spec("strength")), require_strength=True)
             assert (v.choice, v.strength) == (shown.label, abs(shown.strength))
-            cot = parse_verdict(trace_for(shown, PromptSpec("cot")))
+            cot = parse_verdict(trace_for(shown, builtin_spec("cot")))
             assert cot.choice == shown.label and cot.strength is None
 
 
 def test_sft_records_render_the_shared_prompt_and_skip_with_reasons() -> None:
     samples = make_synthetic_splits(4, 0).train
-    recs = sft_records(samples, PromptSpec("strength", instruction="compact"))
+    recs = sft_records(samples, builtin_spec("strength-compact"))
     assert len(recs.rows) == 4 and not recs.skipped
     user, assistant = recs.rows[0]["messages"]
     assert "[The Start of Response (a)]" in user["content"] and assistant["content"].startswith("<think>")
     unknown = samples[0].__class__.from_dict({**samples[0].to_dict(), "source": "other", "metadata": {}})
-    recs = sft_records([unknown], PromptSpec("cot"))
+    recs = sft_records([unknown], builtin_spec("cot"))
     assert recs.rows == [] and recs.skipped == [(unknown.id, "no thinking trace")]

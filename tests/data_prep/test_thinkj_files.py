@@ -31,6 +31,7 @@ from judgerl.data_prep.sources.thinkj import thinkj_alpaca
 from judgerl.data_prep.sources.thinkj_files import thinkj_infer
 from judgerl.data_prep.sources.verl_rows import read_ground_truth
 from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.presets import spec_for_prompt
 
 FIXTURES = Path(__file__).parent / "fixtures" / "thinkj"
 INFER = FIXTURES / "helpsteer2-infer.json"
@@ -138,7 +139,7 @@ def test_the_dpo_prompt_check_names_the_files_own_prompt() -> None:
     with pytest.raises(
         DataError, match="pairs row 0: 'prompt' is the prompt as Think-J's file wrote it"
     ) as err:
-        read_pairs(DPO, prompt=PromptSpec("cot"))
+        read_pairs(DPO, prompt=spec_for_prompt(PromptSpec("cot")))
     assert "check_prompt: false" in str(err.value)
 
 

@@ -17,6 +17,7 @@ from judgerl.data_prep.sft_format import sft_records
 from judgerl.distill.config import DistillStage
 from judgerl.distill.stage import run_distill
 from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.presets import spec_for_prompt
 from judgerl.judge_spec.verdicts import format_trace
 from judgerl.serving.process import free_port
 
@@ -75,7 +76,7 @@ def test_right_traces_are_kept_wrong_and_unparsed_ones_counted(tmp_path: Path, f
     assert r1.metadata["thinking"] == "Response (b) says GOOD." and r1.strength == 2
     assert r1.metadata["strength_source"] == "teacher"
     # the sft stage takes the traces as they are: the target is the teacher's thinking and verdict
-    records = sft_records(traces, SPEC)
+    records = sft_records(traces, spec_for_prompt(SPEC))
     assert records.skipped == [] and len(records.rows) == 6
     row = next(r for r in records.rows if r["id"] == "q0" and r["order"] == "ba")
     assert row["messages"][1]["content"] == format_trace("Response (b) says GOOD.", "b", 2)

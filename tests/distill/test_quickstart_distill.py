@@ -18,6 +18,7 @@ from judgerl.core.samples import read_samples
 from judgerl.data_prep.sft_format import sft_records
 from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.parser import parse_verdict
+from judgerl.judge_spec.presets import spec_for_prompt
 from judgerl.pipeline import run_recipe
 from judgerl.recipe import load_recipe
 
@@ -66,7 +67,7 @@ def test_the_distill_chain_serves_the_teacher_and_trains_the_student_on_its_righ
     assert read_json(run / "distill" / "manifest.json")["metrics"]["traces"] == stats["traces"]
 
     # every kept trace is the teacher's own answer, with the label's verdict
-    spec = PromptSpec(**SPEC_KEYS)
+    spec = spec_for_prompt(PromptSpec(**SPEC_KEYS))
     traces = read_samples(run / "distill" / "traces.jsonl")
     raw = {
         (r["id"], r["order"]): r["answers"][0]["content"]

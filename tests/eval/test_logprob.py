@@ -14,10 +14,12 @@ from pydantic import ValidationError
 from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext
 from judgerl.data_prep.stage import PrepStage, run_prep
-from judgerl.eval.logprob import LogprobJudge, decide, thinking_prefix, verdict_candidates
+from judgerl.eval.logprob import LogprobJudge, decide, thinking_prefix
 from judgerl.eval.stage import EvalStage, run_eval
 from judgerl.judge_spec.families import PromptSpec, render_messages
 from judgerl.judge_spec.parser import parse_verdict
+from judgerl.judge_spec.presets import builtin_spec, spec_for_prompt
+from judgerl.judge_spec.writing import verdict_candidates
 from judgerl.models.generation import SamplingSpec, render_prompts
 from judgerl.models.generation.hf import HFGenerator
 from judgerl.models.loading import load_model_and_tokenizer
@@ -67,7 +69,7 @@ def test_cached_scores_equal_a_plain_forward(judge: Path, data: Path) -> None:
         render_prompts(tok, [render_messages(sample, PromptSpec("strength"))])[0]
         + "<think>\n12\n</think>\n\n"
     )
-    sentences = [c[2] for c in verdict_candidates(True)]
+    sentences = [c[2] for c in verdict_candidates(builtin_spec("strength"))]
     scores = continuation_logprobs(model, tok, context, sentences)
     seqs = [tok(context + s, add_special_tokens=False)["input_ids"] for s in sentences]
     shared = next(i for i in range(len(seqs[0])) if len({tuple(s[: i + 1]) for s in seqs}) > 1)
@@ -84,7 +86,7 @@ def test_cached_scores_equal_a_plain_forward(judge: Path, data: Path) -> None:
 def test_decide_sums_strengths_per_choice_and_reports_confidence() -> None:
     # a: strengths 1..3 at log(0.1), log(0.1), log(0.1); b: log(0.5), log(0.1), log(0.1)
     scores = [math.log(0.1)] * 3 + [math.log(0.5), math.log(0.1), math.log(0.1)]
-    v = decide("<think>\nx\n</think>\n\n", scores, wants_strength=True)
+    v = decide("<think>\nx\n</think>\n\n", scores, builtin_spec("strength"))
     assert v.choice == "b" and v.strength == 1
     assert v.logprobs["b"] == pytest.approx(math.log(0.7)) and v.logprobs["a"] == pytest.approx(math.log(0.3))
     assert v.confidence == pytest.approx(0.7) and v.margin == pytest.approx(math.log(0.7 / 0.3))
@@ -134,7 +136,7 @@ def test_scoring_key_is_checked_and_its_default_keeps_the_config_hash(judge: Pat
     assert "scoring" not in plain and "chat_template" not in plain
     assert EvalStage(model="m", data="d.jsonl", scoring="logprob").model_dump()["scoring"] == "logprob"
     with pytest.raises(ValueError, match="needs the hf backend"):
-        LogprobJudge(object(), PromptSpec("direct"))
+        LogprobJudge(object(), builtin_spec("direct"))
 
 
 @pytest.mark.slow
@@ -166,7 +168,9 @@ def test_a_trained_tiny_judges_logprob_verdicts_agree_with_its_written_ones(
     written = [
         parse_verdict(c[0]) for c in HFGenerator(model, tok).generate(prompts, sampling, progress=False)
     ]
-    scored = LogprobJudge(HFGenerator(model, tok), spec).score(prompts, sampling, progress=False)
+    scored = LogprobJudge(HFGenerator(model, tok), spec_for_prompt(spec)).score(
+        prompts, sampling, progress=False
+    )
     assert sum(v.ok for v in written) >= 18  # it learned to write the verdict sentence
     agree = [w.choice == s.choice for w, s in zip(written, scored, strict=True) if w.ok]
     assert sum(agree) / len(agree) >= 0.9
@@ -205,7 +209,9 @@ def test_thinking_families_score_after_the_judges_own_thinking(judge: Path, data
     prompts = [render_messages(s, spec) for s in read_samples(data / "test.jsonl")[:4]]
     sampling = SamplingSpec(max_new_tokens=12)
     thoughts = [c[0] for c in HFGenerator(model, tok).generate(prompts, sampling, progress=False)]
-    scored = LogprobJudge(HFGenerator(model, tok), spec).score(prompts, sampling, progress=False)
+    scored = LogprobJudge(HFGenerator(model, tok), spec_for_prompt(spec)).score(
+        prompts, sampling, progress=False
+    )
     for thought, s in zip(thoughts, scored, strict=True):
         assert s.completion.startswith(thinking_prefix(thought)) and s.strength in (1, 2, 3)
         parsed = parse_verdict(s.completion, require_strength=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from judgerl.data_prep.synthetic import make_synthetic_splits
 from judgerl.eval.metrics import pairwise_metrics
 from judgerl.eval.pairwise import judge_samples
-from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.presets import builtin_spec
 
 
 class AlwaysA:
@@ -27,7 +27,7 @@ class AlwaysA:
 
 def test_position_bias_shows_as_half_single_accuracy_and_zero_agreement() -> None:
     samples = make_synthetic_splits(1, 10, seed=2).test
-    judgements = judge_samples(AlwaysA(), samples, PromptSpec(), sampling=None, chunk_size=4)
+    judgements = judge_samples(AlwaysA(), samples, builtin_spec("strength"), sampling=None, chunk_size=4)
     assert len(judgements) == 20 and [j.order for j in judgements[:2]] == ["ab", "ba"]
     m = pairwise_metrics(judgements)["overall"]
     assert m["single_accuracy"] == 0.5 and m["pair_accuracy"] == 0.0 and m["agreement"] == 0.0
@@ -38,11 +38,11 @@ def test_interrupted_judging_resumes_without_redoing_finished_work(tmp_path: Pat
     samples = make_synthetic_splits(1, 10, seed=2).test
     partial = tmp_path / "partial.jsonl"
     first = AlwaysA()
-    judge_samples(first, samples[:3], PromptSpec(), None, partial, chunk_size=2)
+    judge_samples(first, samples[:3], builtin_spec("strength"), None, partial, chunk_size=2)
     with open(partial, "a") as f:
         f.write('{"sample_id": "cut-off')  # a line cut by a crash is removed and judged again
     second = AlwaysA()
-    judgements = judge_samples(second, samples, PromptSpec(), None, partial, chunk_size=2)
+    judgements = judge_samples(second, samples, builtin_spec("strength"), None, partial, chunk_size=2)
     assert first.seen == 6 and second.seen == 14
     lines = partial.read_text().splitlines()
     assert len(judgements) == 20 and len(lines) == 20 and all(json.loads(x)["sample_id"] for x in lines)

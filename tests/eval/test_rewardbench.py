@@ -149,7 +149,7 @@ def test_official_protocol_scores_all_23_subsets_sections_and_writes_every_outpu
         0,
         46,
     )
-    assert m["prompt"] == {"family": "strength", "hint": "none", "instruction": "full"}
+    assert m["prompt"] == {"judge_spec": "strength"}
     assert set(m["subsets"]) == set(V1_SUBSETS) and m["missing_subsets"] == []
     assert m["subsets"]["alpacaeval-easy"] == {"accuracy": 0.75, "n": 2, "parse_failure_rate": 0.5}
     sections = {k: v["score"] for k, v in m["sections"].items()}

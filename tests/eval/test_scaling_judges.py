@@ -29,7 +29,7 @@ from judgerl.eval.scaling.judges import (
     score_all,
     split_steps,
 )
-from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.presets import builtin_spec
 from judgerl.judge_spec.score_parser import parse_score
 
 
@@ -119,11 +119,11 @@ class PairJudge:
 
 
 def test_pairwise_judge_scores_are_win_rates_over_both_orders() -> None:
-    judge = PairwiseScoreJudge(PairJudge(), PromptSpec("cot"))
+    judge = PairwiseScoreJudge(PairJudge(), builtin_spec("cot"))
     (res,) = judge.score_batch(["pick"], [["1", "2", "3"]])
     assert res.scores == [0.0, 5.0, 10.0] and res.calls == 6 and res.failures == 0
-    assert PairwiseScoreJudge(PairJudge("a"), PromptSpec("cot")).score("pick", ["1", "2", "3"]) == [5.0] * 3
-    (none,) = PairwiseScoreJudge(PairJudge("none"), PromptSpec("cot")).score_batch(
+    assert PairwiseScoreJudge(PairJudge("a"), builtin_spec("cot")).score("pick", ["1", "2", "3"]) == [5.0] * 3
+    (none,) = PairwiseScoreJudge(PairJudge("none"), builtin_spec("cot")).score_batch(
         ["pick"], [["1", "2", "3"]]
     )
     assert none.scores == [5.0] * 3 and none.failures == 6  # unparseable verdicts are ties, and counted

@@ -18,6 +18,7 @@ from judgerl.core.types import Verdict
 from judgerl.data_prep import pairs as P
 from judgerl.data_prep.synthetic import make_synthetic_splits, synthetic_sft_trace
 from judgerl.judge_spec.families import PromptSpec, both_orders, render_messages, render_user_turn
+from judgerl.judge_spec.presets import spec_for_prompt
 from judgerl.judge_spec.verdicts import format_trace
 from judgerl.models.loading import load_model_and_tokenizer
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
@@ -48,7 +49,11 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[di
         wrong = format_trace("\n".join(thinking.strip().splitlines()[:2]), "b" if s.label == "a" else "a", 1)
         good = P.Completion(right, Verdict(s.label, s.abs_strength))
         bad = P.Completion(wrong, Verdict("b" if s.label == "a" else "a", s.abs_strength))
-        rows.append(P.pair_row(P.item_key(s), s, SPEC, good, bad, "judge", "critic_negative", "judge_right"))
+        rows.append(
+            P.pair_row(
+                P.item_key(s), s, spec_for_prompt(SPEC), good, bad, "judge", "critic_negative", "judge_right"
+            )
+        )
     pairs = root / "pairs.jsonl"
     write_jsonl(pairs, rows)
     texts = (

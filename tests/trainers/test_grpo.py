@@ -19,6 +19,7 @@ from judgerl.core.types import JudgeSample
 from judgerl.data_prep.grpo_data import grpo_rows, pairs_complete
 from judgerl.data_prep.synthetic import make_synthetic_splits, synthetic_sft_trace
 from judgerl.judge_spec.families import PromptSpec, render_user_turn
+from judgerl.judge_spec.presets import spec_for_prompt
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 from judgerl.recipe import load_recipe
 from judgerl.rewards.functions import RewardResult
@@ -105,7 +106,7 @@ def _process_slices(sampler, per_process: int) -> list[list[int]]:
 def test_pair_sampler_keeps_both_orders_on_each_process_where_trls_does_not() -> None:
     from trl.trainer.utils import RepeatSampler
 
-    rows = grpo_rows(make_synthetic_splits(40, 2, seed=0).train, SPEC).rows
+    rows = grpo_rows(make_synthetic_splits(40, 2, seed=0).train, spec_for_prompt(SPEC)).rows
     ids, orders = [r["sample_id"] for r in rows], [r["order"] for r in rows]
     generations, per_process, world = 4, 8, 2  # batch_size 4 x steps_per_generation 2
     kwargs = dict(mini_repeat_count=generations, batch_size=per_process * world // generations, seed=0)

@@ -20,6 +20,7 @@ from judgerl.data_prep.sft_format import sft_records
 from judgerl.data_prep.stage import PrepStage, run_prep
 from judgerl.judge_spec.families import PromptSpec, render_messages
 from judgerl.judge_spec.parser import parse_verdict
+from judgerl.judge_spec.presets import spec_for_prompt
 from judgerl.judge_spec.verdicts import format_trace
 from judgerl.models import generation
 from judgerl.trainers.pair_construction import PairsStage, run_pairs
@@ -133,7 +134,7 @@ def test_critic_mode_builds_think_j_pairs_from_real_generations(
     assert stats["pairs"] == stats["pairs_built"] - sum(stats["filtered"].values())
     assert list(stats["filtered"]) == ["length_ratio", "duplicate"]
 
-    pairs = read_pairs(result.outputs["pairs"], prompt=SPEC).rows  # validates every row
+    pairs = read_pairs(result.outputs["pairs"], prompt=spec_for_prompt(SPEC)).rows  # validates every row
     assert len(pairs) == stats["pairs"] > 0
     for p in pairs:
         sample = JudgeSample.from_dict(p["sample"])
@@ -156,7 +157,7 @@ def test_critic_mode_builds_think_j_pairs_from_real_generations(
 
     # the chosen sides as an SFT file that the one renderer turns back into the chosen traces
     chosen = read_samples(result.outputs["chosen_sft"])
-    records = sft_records(chosen, SPEC)
+    records = sft_records(chosen, spec_for_prompt(SPEC))
     assert len(records.rows) == len(pairs) and records.skipped == []
     for rec, p in zip(records.rows, pairs, strict=True):
         v = parse_verdict(p["chosen"], True)
@@ -207,7 +208,7 @@ def test_judge_only_mode_pairs_right_with_wrong_samples(models: dict[str, str], 
     assert stats["items"] == 24 and stats["judgements"] == {"judge": 96}
     assert stats["pairs_built"] > 0
     assert set(stats["skipped"]) <= {"no wrong sample", "no right sample", "empty trace"}
-    pairs = read_pairs(result.outputs["pairs"], prompt=SPEC).rows
+    pairs = read_pairs(result.outputs["pairs"], prompt=spec_for_prompt(SPEC)).rows
     per_item: dict[str, int] = {}
     for p in pairs:
         sample = JudgeSample.from_dict(p["sample"])

@@ -14,6 +14,7 @@ from judgerl.core.types import JudgeSample
 from judgerl.data_prep.grpo_data import grpo_rows
 from judgerl.data_prep.synthetic import make_synthetic_splits
 from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.presets import spec_for_prompt
 from judgerl.rewards.adapters import to_trl
 from judgerl.trainers.grpo import run_grpo
 from judgerl.trainers.grpo_config import GRPOStage
@@ -54,7 +55,7 @@ def _load_module(path: Path):
 
 
 def test_parquet_reads_back_with_datasets_in_verl_schema(tmp_path: Path) -> None:
-    rows = grpo_rows(_samples(), SPEC, seed=0).rows
+    rows = grpo_rows(_samples(), spec_for_prompt(SPEC), seed=0).rows
     assert write_verl_parquet(rows, tmp_path / "train.parquet", "train") == 14
     ds = load_dataset("parquet", data_files=str(tmp_path / "train.parquet"), split="train")
     assert len(ds) == 14
@@ -77,7 +78,7 @@ def test_parquet_reads_back_with_datasets_in_verl_schema(tmp_path: Path) -> None
 
 
 def test_verl_compute_score_equals_the_trl_adapter_on_the_same_pairs(tmp_path: Path) -> None:
-    rows = grpo_rows(_samples(), SPEC, seed=0).rows
+    rows = grpo_rows(_samples(), spec_for_prompt(SPEC), seed=0).rows
     write_verl_parquet(rows, tmp_path / "train.parquet", "train")
     module = _load_module(write_reward_module(REWARDS, tmp_path / "reward_fn.py"))
     verl_rows = load_dataset("parquet", data_files=str(tmp_path / "train.parquet"), split="train")

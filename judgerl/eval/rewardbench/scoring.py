@@ -79,14 +79,17 @@ TIES_INVALID_RATING = -1  # the official rating parser's value for an unreadable
 
 
 def official_pair_score(choice: str | None, label: str) -> float:
-    """The v1 generative score of one verdict: 1 right, 0 wrong, 0.5 unreadable (an effective tie).
+    """The v1 generative score of one verdict: 1 right, 0 wrong, 0.5 unreadable or a tie (the official
+    script scores anything but [[A]] / [[B]] as an effective tie).
 
     >>> official_pair_score("a", "a"), official_pair_score("b", "a"), official_pair_score(None, "a")
     (1.0, 0.0, 0.5)
+    >>> official_pair_score("tie", "a")
+    0.5
 
     Usage: score = official_pair_score(j.verdict.choice, j.label)
     """
-    if choice is None:
+    if choice is None or choice == "tie":
         return V1_UNPARSEABLE_SCORE
     return 1.0 if choice == label else 0.0
 

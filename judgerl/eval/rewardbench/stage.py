@@ -54,6 +54,8 @@ from judgerl.eval.rewardbench.v1 import official_layout, prediction_row, score_b
 from judgerl.eval.rewardbench.v2 import score_v2, v2_requests
 from judgerl.eval.stage_clock import StageClock, TimedGenerator
 from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.files import JudgeSpecField, resolve_spec
+from judgerl.judge_spec.spec import JudgeSpec
 
 log = get_logger("judgerl.eval")
 OUTPUTS = {
@@ -83,6 +85,7 @@ class RewardBenchStage(BenchmarkGenerationKeys):
     v2_mode: Literal["four-way", "ratings"] = "four-way"
     subsets: list[str] | None = None
     prompt: PromptSpec | None = None
+    judge_spec: JudgeSpecField = None
     order_seed: int | None = None
     plots: bool = True
     scoring: Scoring = "generate"
@@ -119,12 +122,14 @@ def generator_kwargs(stage: RewardBenchStage, seed: int) -> dict[str, Any]:
     }
 
 
-def _run_tag(stage: RewardBenchStage, spec: PromptSpec, order_seed: int, sampling_seed: int) -> str:
+def _run_tag(stage: RewardBenchStage, spec: JudgeSpec, order_seed: int, sampling_seed: int) -> str:
     """A short hash of everything that decides the prompts and completions (names the partial file)."""
-    key = stage.model_dump(exclude={"plots", "batch_size", "model_name", "on_bad_row"})
-    key.update(
-        prompt=[spec.family, spec.hint, spec.instruction], order_seed=order_seed, sampling_seed=sampling_seed
+    key = stage.model_dump(
+        exclude={"plots", "batch_size", "model_name", "on_bad_row", "prompt", "judge_spec"}
     )
+    key.update(judge_spec=spec.model_dump(mode="json"), order_seed=order_seed, sampling_seed=sampling_seed)
+    if stage.version == 2:
+        key.update(instruction=stage.prompt.instruction if stage.prompt else "full")
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
@@ -140,9 +145,12 @@ def run_rewardbench(stage: RewardBenchStage, ctx: StageContext, generator: Any =
     """
     from judgerl.models.generation import SamplingSpec, make_generator
 
-    spec = stage.prompt or PromptSpec()
-    if spec.hint != "none":
-        raise ValueError(f"rewardbench: prompt hint {spec.hint!r} tells the judge the answer; use hint: none")
+    if stage.prompt is not None and stage.prompt.hint != "none":
+        raise ValueError(
+            f"rewardbench: prompt hint {stage.prompt.hint!r} tells the judge the answer; use hint: none"
+        )
+    spec = resolve_spec(stage.judge_spec, stage.prompt, stage.model, f"stage {ctx.name}", log)
+    instruction = stage.prompt.instruction if stage.prompt else "full"  # v2's ranking/rating prompts
     order_seed = ctx.seed if stage.order_seed is None else stage.order_seed
     sampling = SamplingSpec(
         max_new_tokens=stage.max_new_tokens,
@@ -178,12 +186,12 @@ def run_rewardbench(stage: RewardBenchStage, ctx: StageContext, generator: Any =
         judgements = judge_samples(
             generator, inputs, spec, sampling, partial, chunk_size=chunk, both_orders=both
         )
-        scores = score_both_orders(judgements) if both else score_official(judgements)
+        scores = score_both_orders(judgements, spec.counting) if both else score_official(judgements)
         predictions = [prediction_row(j, stage.protocol) for j in judgements]
         n_generated = len(judgements)
         protocol = stage.protocol
     else:
-        requests = v2_requests(items, stage.v2_mode, order_seed, spec.instruction)
+        requests = v2_requests(items, stage.v2_mode, order_seed, instruction)
         completions = generate_resumable(generator, requests, sampling, partial, chunk_size=chunk)
         scores, predictions = score_v2(items, completions, stage.v2_mode, order_seed)
         n_generated = len(requests)
@@ -197,11 +205,11 @@ def run_rewardbench(stage: RewardBenchStage, ctx: StageContext, generator: Any =
         "model": model_name,
         "order_seed": order_seed,
         "prompt": (
-            {"family": spec.family, "hint": spec.hint, "instruction": spec.instruction}
+            {"judge_spec": spec.name}
             if stage.version == 1
             else {
                 "family": "ranking; Ties: rating" if stage.v2_mode == "four-way" else "rating",
-                "instruction": spec.instruction,
+                "instruction": instruction,
             }
         ),
         "sampling": {

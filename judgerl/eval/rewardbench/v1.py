@@ -18,7 +18,7 @@ from judgerl.eval.metrics import METRIC_NAMES, pairwise_metrics
 from judgerl.eval.pairwise import judgement_row
 from judgerl.eval.rewardbench.data import canonical_pairs
 from judgerl.eval.rewardbench.scoring import official_pair_score, subset_means, v1_sections
-from judgerl.judge_spec.parser import parse_verdict
+from judgerl.judge_spec.parser import thinking_of
 
 
 def official_layout(samples: list[JudgeSample], seed: int) -> list[JudgeSample]:
@@ -40,7 +40,7 @@ def prediction_row(j: Judgement, protocol: str) -> dict[str, Any]:
     row.update(
         protocol=protocol,
         score=official_pair_score(j.verdict.choice, j.label),
-        thinking=parse_verdict(j.completion).thinking,
+        thinking=thinking_of(j.completion),
     )
     return row
 
@@ -54,25 +54,15 @@ def score_official(judgements: list[Judgement]) -> dict[str, Any]:
     for name, sub in subsets.items():
         js = [j for j in judgements if j.subset == name]
         sub["parse_failure_rate"] = sum(not j.verdict.ok for j in js) / len(js)
+        ties = sum(j.verdict.choice == "tie" for j in js)
+        if ties:  # a judge spec that reads ties: the official script scores each 0.5
+            sub["tie_rate"] = ties / len(js)
     return {"subsets": subsets} | v1_sections({k: v["accuracy"] for k, v in subsets.items()})
 
 
-def score_both_orders(judgements: list[Judgement]) -> dict[str, Any]:
-    """Think-J metrics per subset (single/pair accuracy, agreement, parse failures, strength accuracy),
-    `accuracy` = mean official score over both orders, and sections for every metric.
-
-    Usage: scores = score_both_orders(judgements)  # judgements in both orders
-    """
-    pairwise = pairwise_metrics(judgements)
-    expected = subset_means((j.subset, official_pair_score(j.verdict.choice, j.label)) for j in judgements)
-    subsets: dict[str, dict[str, Any]] = {}
-    for name, sub in expected.items():
-        pm = pairwise["subsets"][name]
-        subsets[name] = {"accuracy": sub["accuracy"], "n": pm["n_items"]}
-        subsets[name].update({k: pm[k] for k in METRIC_NAMES})
-    out = {"subsets": subsets} | v1_sections({k: v["accuracy"] for k, v in subsets.items()})
+def _sections_by_metric(subsets: dict[str, dict[str, Any]], metrics: tuple[str, ...]) -> dict[str, Any]:
     by_metric = {}
-    for metric in METRIC_NAMES[:4]:
+    for metric in metrics:
         secs = v1_sections({k: v[metric] for k, v in subsets.items()})
         by_metric[metric] = {
             "overall": secs["overall"],
@@ -81,6 +71,34 @@ def score_both_orders(judgements: list[Judgement]) -> dict[str, Any]:
                 for n, s in secs["sections"].items()
             },
         }
-    out["sections_by_metric"] = by_metric
+    return by_metric
+
+
+def score_both_orders(judgements: list[Judgement], counting: Any = None) -> dict[str, Any]:
+    """Think-J metrics per subset (single/pair accuracy, agreement, parse failures, strength accuracy),
+    `accuracy` = mean official score over both orders, and sections for every metric. With a judge
+    spec's `counting` rules other than judgerl's (e.g. Think-J's: a pair unreadable in both orders
+    agrees), `as_counted` holds the same sections as those rules count them, beside judgerl's.
+
+    Usage: scores = score_both_orders(judgements, spec.counting)  # judgements in both orders
+    """
+    pairwise = pairwise_metrics(judgements, counting)
+    expected = subset_means((j.subset, official_pair_score(j.verdict.choice, j.label)) for j in judgements)
+    subsets: dict[str, dict[str, Any]] = {}
+    for name, sub in expected.items():
+        pm = pairwise["subsets"][name]
+        subsets[name] = {"accuracy": sub["accuracy"], "n": pm["n_items"]}
+        subsets[name].update({k: pm[k] for k in METRIC_NAMES})
+        if "tie_rate" in pm:
+            subsets[name]["tie_rate"] = pm["tie_rate"]
+    out = {"subsets": subsets} | v1_sections({k: v["accuracy"] for k, v in subsets.items()})
+    out["sections_by_metric"] = _sections_by_metric(subsets, METRIC_NAMES[:4])
     out["pairwise_overall"] = pairwise["overall"]
+    if "as_counted" in pairwise:
+        counted = pairwise["as_counted"]
+        out["as_counted"] = {
+            "rules": counted["rules"],
+            "sections_by_metric": _sections_by_metric(counted["subsets"], METRIC_NAMES[:4]),
+            "overall": counted["overall"],
+        }
     return out

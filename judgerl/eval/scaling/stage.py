@@ -41,6 +41,7 @@ from judgerl.eval.scaling.judges import (
 from judgerl.eval.scaling.report import PERFECT, ScalingSweep, points_report, write_scaling_outputs
 from judgerl.eval.scaling.theory import DeltaPoint, fit_inverse_square, pass_at_k, sweep
 from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.files import JudgeSpecField
 
 log = get_logger("judgerl.scaling")
 OUTPUTS = {
@@ -79,6 +80,7 @@ class ScalingStage(StrictModel):
     theory: bool = False
     on_bad_row: Literal["skip", "stop"] = "stop"
     prompt: PromptSpec | None = None
+    judge_spec: JudgeSpecField = None
     backend: Literal["hf", "vllm"] = "hf"
     dtype: str = "auto"
     device: str = "auto"
@@ -173,7 +175,8 @@ def judge_options(stage: ScalingStage, seed: int, progress: bool) -> JudgeOption
         batch_size=stage.batch_size,
         score_max_new_tokens=stage.score_max_new_tokens,
         pairwise_max_new_tokens=stage.pairwise_max_new_tokens,
-        prompt=stage.prompt or PromptSpec(),
+        prompt=stage.prompt,
+        judge_spec=stage.judge_spec,
         both_orders=stage.both_orders,
         prm_separator=stage.prm_separator,
         trust_remote_code=stage.trust_remote_code,

@@ -94,7 +94,10 @@ class JudgeOptions:
     score_max_new_tokens: int = 8
     score_instruction: str = "full"
     pairwise_max_new_tokens: int = 512
-    prompt: Any = None
+    prompt: Any = None  # the `prompt:` shorthand (PromptSpec) of pairwise judges, or None
+    judge_spec: Any = (
+        None  # an explicit JudgeSpec: pairwise ones for pairwise judges, pointwise for generative
+    )
     both_orders: bool = True
     prm_separator: str = PRM_SEPARATOR
     prm_max_length: int = 4096

@@ -16,12 +16,12 @@ from judgerl.eval.scaling.judges.cache import stamped
 class PairwiseScoreJudge(BatchJudge):
     """A judgerl pairwise judge turned into scores: 10 x each candidate's win rate over the others.
 
-    Every pair of a prompt's candidates is judged (both orders by default) with the shared
-    renderer and strict parser (`judgerl.eval.pairwise.judge_samples`). A verdict gives its winner
-    one win; an unparseable verdict counts as a tie (half a win each) and as a failure. A prompt
-    with one candidate scores 5. Cost: k(k-1) judgements per prompt with both orders.
+    Every pair of a prompt's candidates is judged (both orders by default) in the judge's spec
+    (`judgerl.eval.pairwise.judge_samples`). A verdict gives its winner one win, a tie verdict half a
+    win each; an unparseable verdict counts as a tie and as a failure. A prompt with one candidate
+    scores 5. Cost: k(k-1) judgements per prompt with both orders.
 
-    Usage: PairwiseScoreJudge(make_generator("hf", "runs/quickstart/sft/checkpoint"), PromptSpec("cot"))
+    Usage: PairwiseScoreJudge(make_generator("hf", "runs/quickstart/sft/checkpoint"), builtin_spec("cot"))
     """
 
     def __init__(
@@ -33,25 +33,24 @@ class PairwiseScoreJudge(BatchJudge):
         batch_size: int = 32,
         both_orders: bool = True,
     ) -> None:
-        from judgerl.judge_spec.families import PromptSpec
+        from judgerl.judge_spec.presets import DEFAULT_SPEC, builtin_spec
         from judgerl.models.generation import SamplingSpec
 
         self.generator = generator
-        self.prompt_spec = prompt_spec or PromptSpec()
+        self.prompt_spec = prompt_spec or builtin_spec(DEFAULT_SPEC)
         self.name = name
         self.both_orders = both_orders
         self.sampling = SamplingSpec(max_new_tokens=max_new_tokens, temperature=0.0, batch_size=batch_size)
         self.missing = SCORE_HIGH / 2
 
     def fingerprint(self) -> dict[str, Any]:
-        """Name, prompt, decoding length and orders.
+        """Name, judge spec, decoding length and orders.
 
         Usage: judge.fingerprint()
         """
-        spec = self.prompt_spec
         return {
             "name": self.name,
-            "prompt": [spec.family, spec.hint, spec.instruction],
+            "judge_spec": self.prompt_spec.model_dump(mode="json"),
             "max_new_tokens": self.sampling.max_new_tokens,
             "both_orders": self.both_orders,
         }
@@ -95,9 +94,9 @@ class PairwiseScoreJudge(BatchJudge):
                 a, b = b, a  # response (a) of a swapped sample is candidate j
             games[p][[a, b]] += 1
             out[p].calls += 1
-            if j.verdict.choice is None:
+            if j.verdict.choice in (None, "tie"):
                 wins[p][[a, b]] += 0.5
-                out[p].failures += 1
+                out[p].failures += j.verdict.choice is None
             else:
                 wins[p][a if j.verdict.choice == "a" else b] += 1
         for p in range(len(prompts)):
@@ -109,13 +108,21 @@ class PairwiseScoreJudge(BatchJudge):
 def build_pairwise_judge(
     arg: str, spec: str, items: Sequence[PromptCandidates], options: JudgeOptions
 ) -> PairwiseScoreJudge:
-    """The `pairwise:PATH` judge of a spec: the judge model at PATH with the options' prompt and orders.
+    """The `pairwise:PATH` judge of a spec: the judge model at PATH in its judge spec (the options' pairwise
+    spec or prompt shorthand, else the one saved with PATH) and the options' orders.
 
     Usage: build_pairwise_judge("runs/x/sft/checkpoint", "pairwise:runs/x/sft/checkpoint", [], JudgeOptions())
     """
+    from judgerl.judge_spec.files import resolve_spec
+
+    explicit = (
+        options.judge_spec
+        if options.judge_spec is not None and options.judge_spec.mode == "pairwise"
+        else None
+    )
     judge = PairwiseScoreJudge(
         generator_for(arg, options),
-        options.prompt,
+        resolve_spec(explicit, options.prompt, arg, f"scaling judge {spec}"),
         name=spec,
         max_new_tokens=options.pairwise_max_new_tokens,
         batch_size=options.batch_size,
