@@ -127,6 +127,8 @@ def test_candidates_strings_that_name_lm_eval_samples(tmp_path: Path) -> None:
     assert lm_eval_pattern(str(K3_FILE)) == str(K3_FILE) and lm_eval_pattern(PATTERN) == PATTERN
     assert lm_eval_pattern(f"lm-eval:{K3_FILE}") == str(K3_FILE)
     assert lm_eval_pattern(str(plain)) is None and lm_eval_pattern("gsm8k:x.jsonl") is None
+    odd = _write(tmp_path / "cands[1].jsonl", [{"prompt": "q", "candidates": ["a"], "correctness": [1]}])
+    assert lm_eval_pattern(str(odd)) is None  # a file named like a glob is still a candidates file
     stage = ScalingStage(candidates=str(plain), lm_eval_filter="score-first", judges=["oracle:0"], k=[1])
     with pytest.raises(RecipeError, match="lm_eval_filter 'score-first' applies to lm-eval samples"):
         run_scaling(stage, StageContext("s", tmp_path / "out", progress=False))

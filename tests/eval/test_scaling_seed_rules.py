@@ -17,7 +17,7 @@ from judgerl.core.stage import StageContext
 from judgerl.eval.scaling.candidates import PromptCandidates
 from judgerl.eval.scaling.judges import HTTPJudge, register_score_hook, split_steps
 from judgerl.eval.scaling.judges.noise import NOISE_STREAM, _key_int, add_judge_noise, noisy_curve_name
-from judgerl.eval.scaling.stage import ScalingStage, run_scaling
+from judgerl.eval.scaling.stage import ScalingStage, judge_options, run_scaling
 from judgerl.eval.scaling.theory import delta, selection_weights, sweep
 
 FIXTURE = next((Path(__file__).parent / "fixtures" / "lm_eval" / "gsm8k_k3").rglob("samples_*.jsonl"))
@@ -171,6 +171,16 @@ def test_seed_rule_flags_are_validated(tmp_path: Path, capsys: pytest.CaptureFix
         assert "invalid choice" in capsys.readouterr().err
     with pytest.raises(ValueError, match="tie_rule"):
         ScalingStage(candidates="c.jsonl", tie_rule="last")  # type: ignore[arg-type]
+    defaults = ScalingStage(candidates="c.jsonl")
+    assert (defaults.tie_rule, defaults.answer_extraction, defaults.prm_steps, defaults.judge_noise) == (
+        "share",
+        "last",
+        "lines",
+        [0.0],
+    )
+    seed = ScalingStage(candidates="c.jsonl", prm_steps="equals", answer_extraction="first")
+    options = judge_options(seed, seed=0, progress=False)  # what the prm: and http: judges are built with
+    assert (options.prm_steps, options.answer_extraction) == ("equals", "first")
 
 
 # ---------------------------------------------------------------- HTTP seed body

@@ -76,8 +76,8 @@ class ScalingStage(StrictModel):
     drawn at `plot_T` (default: the first T), the delta-vs-T plot at `plot_k` (default: the largest k).
 
     The Demystifying seed's rules, where judgerl's default differs: `tie_rule` (T = 0: tied maxima
-    "share" the selection, or the "first" takes it), `answer_extraction` (GSM8K answers read
-    "last"-first as judgerl does, or "first" as the seed does), `prm_steps` ("lines" or the seed's
+    "share" the selection, or the "first" takes it), `answer_extraction` (how GSM8K answers are
+    read: judgerl's "last" order or the seed's "first"), `prm_steps` ("lines" or the seed's
     "equals" sentences) and `judge_noise` (eps levels: every judge also scored r + 10*eps*N(0, 1),
     clamped to [0, 10], seeded; 0 is the judge as it is).
     """
@@ -157,9 +157,9 @@ def lm_eval_pattern(candidates: str | None) -> str | None:
         return candidates.removeprefix(LM_EVAL_PREFIX)
     if candidates.startswith("gsm8k:"):
         return None
-    if is_samples_pattern(candidates) or looks_like_samples_file(candidates):
-        return candidates
-    return None
+    if Path(candidates).is_file():  # an existing file is read by its content, whatever its name holds
+        return candidates if looks_like_samples_file(candidates) else None
+    return candidates if is_samples_pattern(candidates) else None
 
 
 def load_candidates(stage: ScalingStage, ctx: StageContext) -> CandidateLoad:
