@@ -17,13 +17,15 @@ from judgerl.cli.config_flags import add_config_flags, config_values
 NAME = "scaling"
 HELP = "inference-time scaling by judge selection: delta vs k and T, plots and a table"
 CANDIDATES_HELP = {
-    "candidates": "candidates JSONL (prompt, candidates, correctness) or gsm8k:FILE",
+    "candidates": "candidates JSONL (prompt, candidates, correctness), gsm8k:FILE, or lm-eval samples: "
+    "a samples_*.jsonl file, a glob, lm-eval:GLOB; {k} in it reads one run per k",
+    "lm_eval_filter": "lm-eval samples: the filter whose rows are read (default: each file's first)",
     "policy": "sample candidates from this checkpoint instead (with --problems)",
     "problems": "GSM8K-style JSONL (question, answer) to sample for",
     "n": "candidates per problem when sampling (default 8)",
 }
 SELECTION_HELP = {
-    "judges": "comma-separated judge specs: oracle:EPS, generative:PATH, prm:PATH, http:URL, pairwise:PATH, probe:NAME",
+    "judges": "comma-separated judge specs: oracle:EPS, generative:PATH, prm:PATH, http:URL, pairwise:PATH, hook:NAME",
     "k": "candidate counts (default 1,2,4)",
     "T": "selection temperatures; 0 = best-of-k, inf = uniform",
     "repeats": "random k-subsets per prompt when not all are used (default 32)",
@@ -42,7 +44,22 @@ JUDGE_MODEL_HELP = {
     "http_timeout": "seconds per HTTP request (default 30)",
     "http_retries": "HTTP retries with backoff (default 3)",
 }
-CANDIDATE_FIELDS = ("candidates", "policy", "problems", "n", "policy_temperature", "policy_max_new_tokens")
+SEED_RULES_HELP = {
+    "tie_rule": "T = 0 ties: share (default) or first (the seed's argmax)",
+    "answer_extraction": "GSM8K answers: last (default: last ####, math-verify, last number) or first "
+    "(the seed's: 'The answer is N', then ####, then the first number)",
+    "prm_steps": "prm: steps are lines (default) or equals (the seed's sentences containing '=')",
+    "judge_noise": "eps levels: each judge also scored r + 10*eps*N(0,1), clamped to [0, 10] (default 0)",
+}
+CANDIDATE_FIELDS = (
+    "candidates",
+    "lm_eval_filter",
+    "policy",
+    "problems",
+    "n",
+    "policy_temperature",
+    "policy_max_new_tokens",
+)
 JUDGE_MODEL_FIELDS = ("backend", "batch_size", "score_max_new_tokens", "pairwise_max_new_tokens")
 JUDGE_MODEL_MORE = (
     "both_orders",
@@ -73,7 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Select among k candidates per prompt by softmax(judge score / T) and report "
         "delta = -E[accuracy of the selected answer] for every judge, k and T."
     )
-    grouped = {*CANDIDATE_FIELDS, *JUDGE_MODEL_FIELDS, *JUDGE_MODEL_MORE}
+    grouped = {*CANDIDATE_FIELDS, *JUDGE_MODEL_FIELDS, *JUDGE_MODEL_MORE, *SEED_RULES_HELP}
     selection = [
         *SELECTION_HELP,
         *(f for f in stage_fields() if f not in grouped and f not in SELECTION_HELP),
@@ -89,6 +106,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         aliases={"judges": ["--judge"]},
         required={"judges"},
         repeatable={"judges"},
+    )
+    add_config_flags(
+        parser.add_argument_group("the Demystifying seed's rules (docs/seeds/demystifying.md)"),
+        ScalingStage,
+        list(SEED_RULES_HELP),
+        help=SEED_RULES_HELP,
     )
     parser.add_argument("--out", default="runs/scaling", help="output folder (default: runs/scaling)")
     parser.add_argument("--seed", type=int, default=0)

@@ -3,6 +3,9 @@
 `extract_answer` reads the final answer out of a model completion or a reference solution:
 GSM8K's "#### N" marker when there is one, else what math-verify parses from the text (a
 "\\boxed{...}", "the answer is 1,234", a fraction, the last number), else the last plain number.
+That is the default order, "last". The order "first" is the Demystifying seed's (section 5 of
+docs/algorithms.md; docs/seeds/demystifying.md): the first "The answer is N", else the first
+"#### N", else the first number written - kept so the seed's correctness labels can be reproduced.
 The answer comes back as a normalized string: integers without commas ("1234"), fractions as
 "p/q", decimals without trailing zeros ("3.5"). `answers_equal` compares a predicted answer with
 a gold one by value (math-verify's `verify`), so "7" equals "7.0" and "1/2" equals "0.5".
@@ -10,7 +13,7 @@ a gold one by value (math-verify's `verify`), so "7" equals "7.0" and "1/2" equa
 Both run on model output, so only the last `MAX_SCAN_CHARS` characters are scanned, and
 math-verify's own timeouts are used where they can work: its timeout is a SIGALRM, which only the
 main thread may set, so in a worker thread the timeouts are passed as None (the bounded text is
-then the only guard).
+then the only guard). The "first" order uses three regular expressions only, each linear in the text.
 
     extract_answer("so 3 + 4 = 7\\n#### 7")          # '7'
     extract_answer("The answer is \\boxed{42}. Check: 43")  # '42'
@@ -22,7 +25,11 @@ from __future__ import annotations
 import re
 import threading
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Literal, get_args
+
+AnswerOrder = Literal["last", "first"]
+"""How the final answer is read: "last" (judgerl's) or "first" (the Demystifying seed's)."""
+ANSWER_ORDERS: tuple[str, ...] = get_args(AnswerOrder)
 
 MAX_SCAN_CHARS = 4000
 """How much of the end of a text the extractor reads (the final answer is at the end)."""
@@ -32,14 +39,23 @@ TIMEOUT_SECONDS = 5
 
 _HASH_RE = re.compile(r"####\s*([-+]?[\d,]*\.?\d+)")
 _NUMBER_RE = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?|[-+]?\.\d+")
+# The seed's three patterns, in its order (case-sensitive, as it wrote them): the number after
+# "The answer is" may hold commas and periods but ends in a digit; after "####" it may end in
+# a period; the plain first number has no thousands separator ("1,234" reads as "1").
+_SEED_ANSWER_IS_RE = re.compile(r"The answer is (-?[0-9.,]*[0-9])")
+_SEED_HASH_RE = re.compile(r"####\s*(-?[0-9][0-9,.]*)")
+_SEED_NUMBER_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 
-def extract_answer(text: str) -> str | None:
+def extract_answer(text: str, order: AnswerOrder = "last") -> str | None:
     """The final answer of `text` as a normalized string, or None when it has none.
 
-    Order: the last GSM8K "#### N" marker; else math-verify's parse of the text (LaTeX such as
-    "\\boxed{}" and "\\frac{}{}", anchors such as "the answer is", else the last expression);
-    else the last plain number. Only the last `MAX_SCAN_CHARS` characters are read.
+    Order "last" (the default): the last GSM8K "#### N" marker; else math-verify's parse of the
+    text (LaTeX such as "\\boxed{}" and "\\frac{}{}", anchors such as "the answer is", else the
+    last expression); else the last plain number. Only the last `MAX_SCAN_CHARS` characters are read.
+
+    Order "first" (the Demystifying seed's): the first "The answer is N", else the first "#### N",
+    else the first number in the whole text (see `first_answer`).
 
     Usage: extract_answer(completion)  # "first 12 then #### 1,234" -> "1234"
 
@@ -48,6 +64,10 @@ def extract_answer(text: str) -> str | None:
     >>> extract_answer("The answer is \\\\boxed{\\\\frac{3}{4}}."), extract_answer("It costs 3.50 dollars")
     ('3/4', '3.5')
     """
+    if order == "first":
+        return first_answer(text)
+    if order != "last":
+        raise ValueError(f"answer order must be one of {list(ANSWER_ORDERS)}, got {order!r}")
     if not text:
         return None
     tail = text[-MAX_SCAN_CHARS:]
@@ -59,6 +79,30 @@ def extract_answer(text: str) -> str | None:
         return _normalize_parsed(parsed)
     plain = _NUMBER_RE.findall(tail)
     return _normalize_number(plain[-1]) if plain else None
+
+
+def first_answer(text: str) -> str | None:
+    """The Demystifying seed's answer: the first "The answer is N", else the first "#### N",
+    else the first number (no thousands separator), normalized like `extract_answer`'s.
+
+    It reads the whole text (the patterns are linear), so where a completion states more than one
+    answer it keeps the first: "The answer is 18. ... 16" gives "18" where order "last" gives "16".
+
+    >>> first_answer("16 - 3 = 13, 13 * 2 = 26. The answer is 26."), first_answer("#### 1,234")
+    ('26', '1234')
+    >>> first_answer("She has 16 - 3 - 4 = 9 eggs, 9 * 2 = 18."), first_answer("1,200 apples")
+    ('16', '1')
+
+    Usage: first_answer(completion)
+    """
+    if not text:
+        return None
+    for pattern in (_SEED_ANSWER_IS_RE, _SEED_HASH_RE):
+        found = pattern.search(text)
+        if found:
+            return _normalize_number(found.group(1))
+    found = _SEED_NUMBER_RE.search(text)
+    return _normalize_number(found.group(0)) if found else None
 
 
 def answers_equal(pred: str | None, gold: str) -> bool:
@@ -124,7 +168,10 @@ def _normalize_number(number: str) -> str:
     except InvalidOperation:
         return cleaned
     if value == value.to_integral_value():
-        return str(int(value))
+        try:
+            return str(int(value))
+        except ValueError:  # more digits than Python converts (4300): no answer anyway, kept as written
+            return cleaned
     return format(value.normalize(), "f")
 
 

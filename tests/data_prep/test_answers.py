@@ -102,3 +102,38 @@ def test_works_in_a_worker_thread() -> None:
     assert "error" not in got, got.get("error")
     assert got == {"timeout": None, "answer": "1/3", "equal": True}
     assert answers._timeout() == answers.TIMEOUT_SECONDS  # the main thread keeps the timeout
+
+
+# The Demystifying seed's order ("first"): "The answer is N", then "#### N", then the first number.
+@pytest.mark.parametrize(
+    ("text", "first", "last"),
+    [
+        ("The answer is 18. Then 2 * 8 = 16", "18", "16"),  # the first stated answer, not the last
+        ("16 - 3 - 4 = 9 eggs, 9 * 2 = 18 dollars.", "16", "18"),  # no marker: the first number
+        ("The answer is 1,234.", "1234", "1234"),
+        ("#### 5 then more text #### 1,234.", "5", "1234"),
+        ("so 1,200 apples", "1", "1200"),  # the seed's plain number has no thousands separator
+        ("after 3 tries the answer is 7", "3", "7"),  # the seed's anchor is case-sensitive: first number
+        ("The answer is -3.5.", "-3.5", "-3.5"),
+        ("The answer is $18, and #### 20", "20", "20"),  # "$" breaks the seed's anchor; "####" is next
+        ("no numbers", None, None),
+        ("", None, None),
+    ],
+)
+def test_first_answer_order_is_the_seeds(text: str, first: str | None, last: str | None) -> None:
+    assert extract_answer(text, "first") == answers.first_answer(text) == first
+    assert extract_answer(text) == extract_answer(text, "last") == last
+
+
+def test_unknown_answer_order_is_an_error() -> None:
+    with pytest.raises(ValueError, match=r"answer order must be one of \['last', 'first'\], got 'middle'"):
+        extract_answer("#### 1", "middle")  # type: ignore[arg-type]
+
+
+def test_first_order_is_linear_on_long_text() -> None:
+    import time
+
+    text = "The answer is " + "1," * 200_000 + "x " + "#" * 100_000 + " 9" * 100_000
+    start = time.perf_counter()
+    assert extract_answer(text, "first") == "1" * 200_000
+    assert time.perf_counter() - start < 5.0  # a quadratic scan of this text would take minutes

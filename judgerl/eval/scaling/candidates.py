@@ -12,8 +12,10 @@ that a previous run already wrote (an interrupted run resumes from its partial f
 
 GSM8K answers are checked by the final answer, read by judgerl's one extractor
 (`judgerl.data_prep.answers.extract_answer`: `#### n` when present, else math-verify's parse,
-else the last number); two answers match by math-verify's `verify(parse(gold), parse(pred))` when
-the `math-verify` package can be imported, else numerically.
+else the last number; or, with the order "first", the Demystifying seed's: the first "The answer
+is n", else the first `#### n`, else the first number); two answers match by math-verify's
+`verify(parse(gold), parse(pred))` when the `math-verify` package can be imported, else numerically.
+lm-evaluation-harness samples files are read by `lm_eval_samples`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,7 @@ from typing import Any
 from judgerl.core.errors import DataError
 from judgerl.core.jsonl import write_jsonl
 from judgerl.core.logging import get_logger
-from judgerl.data_prep.answers import extract_answer
+from judgerl.data_prep.answers import AnswerOrder, extract_answer
 from judgerl.data_prep.sources.base import BadRow, check_on_bad_row, describe_error
 from judgerl.data_prep.sources.gsm8k import GSM8K_MODEL_KEYS
 from judgerl.data_prep.sources.local import read_rows
@@ -124,12 +126,18 @@ class PromptCandidates:
 
 @dataclass
 class CandidateLoad:
-    """The prompts a candidates source gave, and every row it skipped (index, reason)."""
+    """The prompts a candidates source gave, and every row it skipped (index, reason).
+
+    `k_groups` is set when each k has candidates of its own (an lm-eval samples pattern with a
+    `{k}` placeholder: one sampling run per k, as the Demystifying seed makes them): k -> the
+    indices into `items` of that k's prompts. None means one pool per prompt serves every k.
+    """
 
     source: str
     items: list[PromptCandidates] = field(default_factory=list)
     skipped: list[tuple[int, str]] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
+    k_groups: dict[int, list[int]] | None = None
 
     def summary(self) -> str:
         """One line for the log.
@@ -143,11 +151,40 @@ class CandidateLoad:
         return f"{self.source}: {len(self.items)} prompts, {n} candidates, {len(self.skipped)} skipped"
 
 
-def _convert(source: str, rows: Iterable[Any], row_fn: Any, on_bad_row: str) -> CandidateLoad:
+def bad_row(out: CandidateLoad, source: str, index: int, error: Exception, on_bad_row: str) -> None:
+    """A malformed row: a DataError naming the source, row and reason under "stop", else a counted,
+    logged skip in `out.skipped`.
+
+    Usage: except (KeyError, TypeError, ValueError) as e: bad_row(load, path, i, e, "skip")
+    """
+    reason = describe_error(error)
+    if on_bad_row == "stop":
+        raise DataError(
+            f"{source}: row {index}: {reason} (on_bad_row: skip would skip and count it)"
+        ) from error
+    log.warning(f"{source}: skipping row {index}: {reason}")
+    out.skipped.append((index, reason))
+
+
+def rows_to_items(
+    source: str,
+    rows: Iterable[Any],
+    row_fn: Callable[[int, Any], Any],
+    on_bad_row: str,
+    keep: Callable[[Any], bool] | None = None,
+) -> CandidateLoad:
+    """Rows -> items by `row_fn(index, row)`, a malformed row or a repeated id handled by `bad_row`;
+    rows for which `keep(row)` is false are passed over (an unreadable row is always kept, so it
+    is reported). Row indices are the rows' positions in `rows`.
+
+    Usage: load = rows_to_items(path, read_rows(path), lambda i, r: PromptCandidates.from_dict(r, str(i)), "stop")
+    """
     check_on_bad_row(on_bad_row)
     out = CandidateLoad(source)
     seen: set[str] = set()
     for index, row in enumerate(rows):
+        if keep is not None and not isinstance(row, BadRow) and not keep(row):
+            continue
         try:
             if isinstance(row, BadRow):
                 raise ValueError(row.reason)
@@ -155,13 +192,7 @@ def _convert(source: str, rows: Iterable[Any], row_fn: Any, on_bad_row: str) -> 
             if item.id in seen:
                 raise ValueError(f"repeated id {item.id!r}")
         except (KeyError, TypeError, ValueError) as e:
-            reason = describe_error(e)
-            if on_bad_row == "stop":
-                raise DataError(
-                    f"{source}: row {index}: {reason} (on_bad_row: skip would skip and count it)"
-                ) from e
-            log.warning(f"{source}: skipping row {index}: {reason}")
-            out.skipped.append((index, reason))
+            bad_row(out, source, index, e, on_bad_row)
             continue
         seen.add(item.id)
         out.items.append(item)
@@ -177,7 +208,7 @@ def read_candidates(path: str | os.PathLike[str], on_bad_row: str = "stop") -> C
     Usage: load = read_candidates("candidates.jsonl"); load.items[0].candidates
     """
     stem = Path(path).stem
-    return _convert(
+    return rows_to_items(
         str(path),
         read_rows(path),
         lambda i, row: PromptCandidates.from_dict(row, f"{stem}-{i:04d}"),
@@ -255,15 +286,18 @@ def answers_match(pred: str | None, gold: str | None) -> bool:
     return abs(p - g) <= 1e-6 * max(1.0, abs(g))
 
 
-def check_gsm8k(completion: str, reference: str) -> bool:
-    """True when a completion's final answer equals the reference's (a number or a whole GSM8K answer).
+def check_gsm8k(completion: str, reference: str, order: AnswerOrder = "last") -> bool:
+    """True when a completion's final answer equals the reference's (a number or a whole GSM8K answer),
+    both read in `order` ("last": judgerl's; "first": the Demystifying seed's).
 
     >>> check_gsm8k("3 + 4 = 7 so she has 7.\\n#### 7", "She has 7 apples.\\n#### 7")
     True
+    >>> check_gsm8k("3 + 4 = 7 apples", "#### 7"), check_gsm8k("3 + 4 = 7 apples", "#### 7", order="first")
+    (True, False)
 
     Usage: check_gsm8k(completion, row["answer"])
     """
-    return answers_match(extract_answer(completion), extract_answer(reference))
+    return answers_match(extract_answer(completion, order), extract_answer(reference, order))
 
 
 # ---------------------------------------------------------------- GSM8K example model solutions
@@ -317,7 +351,7 @@ def gsm8k_solutions_to_candidates(path: str | os.PathLike[str], on_bad_row: str 
             metadata={"models": [m for m, _, _ in solutions], "ground_truth": truth},
         )
 
-    load = _convert(str(path), read_rows(path), row_fn, on_bad_row)
+    load = rows_to_items(str(path), read_rows(path), row_fn, on_bad_row)
     agree = total = 0
     for item in load.items:
         for text, c in zip(item.candidates, item.correctness, strict=True):
@@ -377,7 +411,7 @@ def read_problems(path: str | os.PathLike[str], on_bad_row: str = "stop") -> lis
             )
         return Problem(str(row.get("id", f"{stem}-{index:04d}")), question, str(answer))
 
-    load = _convert(str(path), read_rows(path), row_fn, on_bad_row)
+    load = rows_to_items(str(path), read_rows(path), row_fn, on_bad_row)
     if load.skipped:
         log.warning(f"{path}: {len(load.skipped)} malformed problem rows skipped")
     return list(load.items)
@@ -413,8 +447,10 @@ def sample_candidates(
     out_path: str | os.PathLike[str],
     chunk_size: int = 64,
     progress: bool = True,
+    answer_extraction: AnswerOrder = "last",
 ) -> CandidateLoad:
-    """Sample `n` candidates per problem from a policy and check them against the references.
+    """Sample `n` candidates per problem from a policy and check them against the references
+    (answers read in the order `answer_extraction`).
 
     Candidates already in `out_path` (or in its partial file after an interruption) are kept and
     never regenerated; a prompt with fewer than `n` is topped up (sampling seed shifted by the
@@ -466,20 +502,37 @@ def sample_candidates(
                         id=p.id,
                         prompt=p.question,
                         candidates=cands,
-                        correctness=[float(check_gsm8k(c, p.reference)) for c in cands],
-                        reference=extract_answer(p.reference) or p.reference,
-                        metadata={"checker": answer_checker()},
+                        correctness=[float(check_gsm8k(c, p.reference, answer_extraction)) for c in cands],
+                        reference=extract_answer(p.reference, answer_extraction) or p.reference,
+                        metadata={"checker": answer_checker(), "answer_extraction": answer_extraction},
                     )
                     existing[p.id] = item
                     f.write(json.dumps(item.to_dict(), ensure_ascii=False) + "\n")
                 f.flush()
                 os.fsync(f.fileno())
+    rechecked = 0
+    for p in problems:  # candidates checked under another answer order are checked again (no sampling)
+        old = existing[p.id]
+        if old.metadata.get("answer_extraction", "last") != answer_extraction:
+            existing[p.id] = replace(
+                old,
+                correctness=[float(check_gsm8k(c, p.reference, answer_extraction)) for c in old.candidates],
+                reference=extract_answer(p.reference, answer_extraction) or p.reference,
+                metadata=old.metadata | {"answer_extraction": answer_extraction},
+            )
+            rechecked += 1
     items = [existing[p.id] for p in problems]
-    if todo or not out.exists():
+    if todo or rechecked or not out.exists():
         # Prompts of an earlier run that this one did not ask for are kept, after this run's.
         wanted = {p.id for p in problems}
         write_candidates(out, items + [v for k, v in existing.items() if k not in wanted])
     partial.unlink(missing_ok=True)
     load = CandidateLoad(str(out), items)
-    load.info = {"format": "sampled", "checker": answer_checker(), "sampled_prompts": todo}
+    load.info = {
+        "format": "sampled",
+        "checker": answer_checker(),
+        "answer_extraction": answer_extraction,
+        "sampled_prompts": todo,
+        "rechecked_prompts": rechecked,
+    }
     return load

@@ -17,12 +17,17 @@ from judgerl.eval.scaling.candidates import CandidateLoad, PromptCandidates
 from judgerl.eval.scaling.theory import DeltaPoint
 
 PERFECT = "perfect judge (-pass@k)"
+TIE_RULE_TEXT = {
+    "share": "T = 0: tied maxima share the selection equally",
+    "first": "T = 0: the first of the tied maxima is selected (the Demystifying seed's argmax)",
+}
 
 
 @dataclass
 class ScalingSweep:
-    """What a scaling run measured: every point, the judge specs in order, the (k, T) grid, the cut
-    each plot is drawn at, and the a + b/k^2 fits by judge."""
+    """What a scaling run measured: every point, the curves (judge specs, with their noise levels)
+    in order, the (k, T) grid, the cut each plot is drawn at, the a + b/k^2 fits by curve, and the
+    T = 0 tie rule."""
 
     points: list[DeltaPoint]
     judges: list[str]
@@ -31,6 +36,7 @@ class ScalingSweep:
     plot_T: float
     plot_k: int
     theory: dict[str, tuple[float, float]] = field(default_factory=dict)
+    tie_rule: str = "share"
 
     @property
     def curves(self) -> list[str]:
@@ -219,7 +225,7 @@ def points_report(
         "T": [T_label(T) if math.isinf(T) else T for T in sweep.Ts],
         "repeats": repeats,
         "seed": seed,
-        "tie_rule": "T = 0: tied maxima share the selection equally",
+        "tie_rule": TIE_RULE_TEXT.get(sweep.tie_rule, sweep.tie_rule),
         "std": "over prompts, ddof=1; sem = std / sqrt(n_prompts)",
         "judges": judges_info,
         "theory_fits": {j: {"a": a, "b": b, "form": "a + b / k^2"} for j, (a, b) in sweep.theory.items()},

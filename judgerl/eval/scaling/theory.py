@@ -7,11 +7,13 @@ candidate i with probability softmax(r / T)_i (max-shifted, so no reward overflo
 
 is minus the expected accuracy of the selection: lower is better, -1 is perfect.
 
-T = 0 is hard best-of-k. Ties at the maximum share the selection equally (the mean correctness of
-the tied maxima). This is the T -> 0+ limit of the softmax, so delta is continuous in T; it does
-not depend on the order the candidates happen to be stored in (a lowest-index rule would reward
-whatever a sampler wrote first whenever a coarse 0-10 judge ties, which such judges often do); and
-it is deterministic. T = inf is uniform selection: delta is minus the mean accuracy of the pool.
+T = 0 is hard best-of-k. By default (tie rule "share") ties at the maximum share the selection
+equally (the mean correctness of the tied maxima). This is the T -> 0+ limit of the softmax, so
+delta is continuous in T; it does not depend on the order the candidates happen to be stored in
+(a lowest-index rule would reward whatever a sampler wrote first whenever a coarse 0-10 judge
+ties, which such judges often do); and it is deterministic. Tie rule "first" selects the first of
+the tied maxima (the lowest index), as the Demystifying seed's argmax does. T = inf is uniform
+selection: delta is minus the mean accuracy of the pool.
 
 A sweep over k subsamples k candidates of each prompt's pool, so one sampling run serves every k:
 all k-subsets when a pool has at most `repeats` of them (the exact average), else `repeats`
@@ -26,11 +28,14 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 Array = np.ndarray
+TieRule = Literal["share", "first"]
+"""How T = 0 breaks ties at the top score: "share" (judgerl's) or "first" (the Demystifying seed's)."""
+TIE_RULES: tuple[str, ...] = get_args(TieRule)
 
 
 def _check_T(T: float) -> float:
@@ -40,11 +45,20 @@ def _check_T(T: float) -> float:
     return T
 
 
-def selection_weights(rewards: Array | Sequence[float], T: float) -> Array:
-    """Selection probabilities over the last axis: softmax(r / T), max-shifted; T = 0 hard, tied share.
+def _check_tie_rule(tie_rule: str) -> str:
+    if tie_rule not in TIE_RULES:
+        raise ValueError(f"tie rule must be one of {list(TIE_RULES)}, got {tie_rule!r}")
+    return tie_rule
+
+
+def selection_weights(rewards: Array | Sequence[float], T: float, tie_rule: TieRule = "share") -> Array:
+    """Selection probabilities over the last axis: softmax(r / T), max-shifted; T = 0 hard, where
+    tied maxima share the selection ("share") or the first of them takes it ("first").
 
     >>> selection_weights([1.0, 3.0, 3.0], 0).tolist()
     [0.0, 0.5, 0.5]
+    >>> selection_weights([1.0, 3.0, 3.0], 0, tie_rule="first").tolist()
+    [0.0, 1.0, 0.0]
     >>> np.round(selection_weights([0.0, np.log(3.0)], 1), 3).tolist()
     [0.25, 0.75]
     >>> selection_weights([1.0, 2.0], float("inf")).tolist()
@@ -58,7 +72,12 @@ def selection_weights(rewards: Array | Sequence[float], T: float) -> Array:
     if not np.all(np.isfinite(r)):
         raise ValueError("judge rewards must be finite numbers (a judge that failed must say so)")
     T = _check_T(T)
+    _check_tie_rule(tie_rule)
     top = r.max(axis=-1, keepdims=True)
+    if T == 0 and tie_rule == "first":  # argmax: the first of the tied maxima
+        hits = np.zeros_like(r)
+        np.put_along_axis(hits, r.argmax(axis=-1)[..., None], 1.0, axis=-1)
+        return hits
     if T == 0:
         hits = (r == top).astype(np.float64)
         return hits / hits.sum(axis=-1, keepdims=True)
@@ -68,16 +87,23 @@ def selection_weights(rewards: Array | Sequence[float], T: float) -> Array:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def expected_accuracy(rewards: Array | Sequence[float], correct: Array | Sequence[float], T: float) -> Array:
+def expected_accuracy(
+    rewards: Array | Sequence[float],
+    correct: Array | Sequence[float],
+    T: float,
+    tie_rule: TieRule = "share",
+) -> Array:
     """sum_i softmax(r / T)_i * c_i over the last axis (one value per prompt, or per subset).
 
     >>> float(expected_accuracy([0.0, 0.0, np.log(2.0)], [0, 1, 1], 1))
     0.75
+    >>> float(expected_accuracy([5.0, 5.0], [1, 0], 0)), float(expected_accuracy([5.0, 5.0], [1, 0], 0, "first"))
+    (0.5, 1.0)
 
     Usage: acc = expected_accuracy(rewards[idx], correct[idx], T)
     """
     c = np.asarray(correct, dtype=np.float64)
-    w = selection_weights(rewards, T)
+    w = selection_weights(rewards, T, tie_rule)
     if w.shape != c.shape:
         raise ValueError(f"rewards {w.shape} and correctness {c.shape} differ in shape")
     return (w * c).sum(axis=-1)
@@ -109,7 +135,12 @@ class DeltaStats:
         return cls(float(d.mean()), std, std / math.sqrt(n), n)
 
 
-def delta(rewards: Sequence[Sequence[float]], correct: Sequence[Sequence[float]], T: float) -> DeltaStats:
+def delta(
+    rewards: Sequence[Sequence[float]],
+    correct: Sequence[Sequence[float]],
+    T: float,
+    tie_rule: TieRule = "share",
+) -> DeltaStats:
     """delta over whole pools (no subsampling); pools may differ in size.
 
     >>> delta([[0.0, 1.0], [2.0, 2.0]], [[0, 1], [1, 0]], 0)
@@ -120,7 +151,7 @@ def delta(rewards: Sequence[Sequence[float]], correct: Sequence[Sequence[float]]
     if len(rewards) != len(correct):
         raise ValueError(f"{len(rewards)} reward rows but {len(correct)} correctness rows")
     return DeltaStats.from_accuracies(
-        [float(expected_accuracy(r, c, T)) for r, c in zip(rewards, correct, strict=True)]
+        [float(expected_accuracy(r, c, T, tie_rule)) for r, c in zip(rewards, correct, strict=True)]
     )
 
 
@@ -188,7 +219,11 @@ def plan_subsets(
 
 
 def delta_on_plan(
-    rewards: Sequence[Sequence[float]], correct: Sequence[Sequence[float]], plan: SubsetPlan, T: float
+    rewards: Sequence[Sequence[float]],
+    correct: Sequence[Sequence[float]],
+    plan: SubsetPlan,
+    T: float,
+    tie_rule: TieRule = "share",
 ) -> DeltaStats:
     """delta at the plan's k: each prompt's expected accuracy averaged over its subsets, then over prompts.
 
@@ -213,7 +248,7 @@ def delta_on_plan(
         c = np.asarray([correct[i] for i in members], dtype=np.float64)
         idx = np.stack([plan.subsets[i] for i in members])  # [P, S, k]
         rows = np.arange(len(members))[:, None, None]
-        acc[members] = expected_accuracy(r[rows, idx], c[rows, idx], T).mean(axis=1)
+        acc[members] = expected_accuracy(r[rows, idx], c[rows, idx], T, tie_rule).mean(axis=1)
     return DeltaStats.from_accuracies(acc[~np.isnan(acc)])
 
 
@@ -250,8 +285,9 @@ def sweep(
     Ts: Sequence[float],
     repeats: int = 32,
     seed: int = 0,
+    tie_rule: TieRule = "share",
 ) -> list[DeltaPoint]:
-    """delta at every (k, T) of the grid, from one scored pool per prompt.
+    """delta at every (k, T) of the grid, from one scored pool per prompt (ties at T = 0 by `tie_rule`).
 
     >>> pts = sweep("oracle", [[10.0, 0.0]], [[1, 0]], ["q"], ks=[1, 2], Ts=[0])
     >>> [(p.k, p.mean) for p in pts]
@@ -261,12 +297,13 @@ def sweep(
     """
     for T in Ts:
         _check_T(T)
+    _check_tie_rule(tie_rule)
     sizes = [len(r) for r in rewards]
     points = []
     for k in ks:
         plan = plan_subsets(sizes, ids, int(k), repeats, seed)
         for T in Ts:
-            s = delta_on_plan(rewards, correct, plan, T)
+            s = delta_on_plan(rewards, correct, plan, T, tie_rule)
             points.append(
                 DeltaPoint(judge, int(k), float(T), s.mean, s.std, s.sem, s.n_prompts, plan.n_skipped)
             )

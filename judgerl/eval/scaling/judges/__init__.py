@@ -13,6 +13,9 @@ Kinds, by the spec string the CLI and the `scaling` stage take (`JUDGE_KINDS`, o
 - `hook:NAME`        a score hook registered with `register_score_hook` (or `hook:module:function`)
                      (`hook`); `probe:NAME` is its deprecated spelling.
 
+Any judge's scores can be given the seed's judge noise, r + 10*eps*N(0, 1) clamped, after scoring
+(`noise.add_judge_noise`; the stage's `judge_noise`).
+
 A new kind is one builder `fn(arg, spec, items, options) -> judge`, registered lazily:
 `JUDGE_KINDS.add_lazy("mine", "my_pkg.judges:build_my_judge")`. Scores are cached on disk by
 `score_all` (`cache`), so an interrupted sweep resumes and a rerun with the same judge does not

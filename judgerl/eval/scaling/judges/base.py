@@ -12,13 +12,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args, runtime_checkable
+
+from judgerl.data_prep.answers import AnswerOrder
 
 if TYPE_CHECKING:
     from judgerl.eval.scaling.candidates import PromptCandidates
 
 SCORE_LOW, SCORE_HIGH = 0.0, 10.0
 PRM_SEPARATOR = "<extra_0>"  # Qwen2.5-Math-PRM's step separator, the default of `prm:` judges
+StepRule = Literal["lines", "equals"]
+"""How a `prm:` judge cuts a solution into steps: "lines" (judgerl's) or "equals" (the Demystifying seed's)."""
+STEP_RULES: tuple[str, ...] = get_args(StepRule)
 
 
 @runtime_checkable
@@ -85,7 +90,8 @@ class BatchJudge:
 
 @dataclass
 class JudgeOptions:
-    """How model-backed judges are built: generation backend and lengths, pairwise prompt, HTTP knobs."""
+    """How model-backed judges are built: generation backend and lengths, pairwise prompt, PRM step
+    rule (`prm_steps`), HTTP knobs (`answer_extraction`: how the seed-format body's final answer is read)."""
 
     backend: str = "hf"
     dtype: str = "auto"
@@ -101,11 +107,13 @@ class JudgeOptions:
     both_orders: bool = True
     prm_separator: str = PRM_SEPARATOR
     prm_max_length: int = 4096
+    prm_steps: StepRule = "lines"
     trust_remote_code: bool = False
     http_timeout: float = 30.0
     http_retries: int = 3
     http_backoff: float = 0.5
     http_token_env: str = "JUDGERL_JUDGE_TOKEN"
+    answer_extraction: AnswerOrder = "last"
     seed: int = 0
     progress: bool = True
 

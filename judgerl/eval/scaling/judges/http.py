@@ -14,7 +14,7 @@ from typing import Any
 
 from judgerl.core.errors import StageError
 from judgerl.core.http import HTTPClient, HTTPError
-from judgerl.data_prep.answers import extract_answer
+from judgerl.data_prep.answers import AnswerOrder, extract_answer
 from judgerl.eval.scaling.candidates import PromptCandidates
 from judgerl.eval.scaling.judges.base import BatchJudge, JudgeOptions, PromptScores
 
@@ -50,8 +50,11 @@ class HTTPJudge(BatchJudge):
         token: str | None = None,
         concurrency: int = 4,
         body_format: str = "auto",
+        answer_extraction: AnswerOrder = "last",
     ) -> None:
         parsed = urllib.parse.urlparse(url)
+        extract_answer("", answer_extraction)  # an unknown order is an error here, not at the first request
+        self.answer_extraction = answer_extraction
         if body_format not in ("auto", "judgerl", "seed"):
             raise ValueError(f"HTTP judge body_format must be auto, judgerl or seed, got {body_format!r}")
         if body_format == "auto":
@@ -85,7 +88,12 @@ class HTTPJudge(BatchJudge):
 
     def fingerprint(self) -> dict[str, Any]:
         """Name, URL, request format and the field read from the reply. Usage: judge.fingerprint()"""
-        return {"name": self.name, "url": self.url, "score_key": self.score_key, "format": self.body_format}
+        fp = {"name": self.name, "url": self.url, "score_key": self.score_key, "format": self.body_format}
+        # the seed body's final answer depends on the answer order; the default stays out of the
+        # fingerprint, so caches written before the option existed stay valid
+        if self.body_format == "seed" and self.answer_extraction != "last":
+            fp["answer_extraction"] = self.answer_extraction
+        return fp
 
     def body(self, prompt: str, candidate: str) -> dict[str, Any]:
         """The request body for one candidate.
@@ -101,7 +109,7 @@ class HTTPJudge(BatchJudge):
             "prompt": prompt,
             "response": candidate,
             "cot": candidate,
-            "final_answer": extract_answer(candidate) or "",
+            "final_answer": extract_answer(candidate, self.answer_extraction) or "",
         }
 
     def _score_of(self, data: Any) -> float:
@@ -168,4 +176,5 @@ def build_http_judge(
         retries=options.http_retries,
         backoff=options.http_backoff,
         token=os.environ.get(options.http_token_env) or None,
+        answer_extraction=options.answer_extraction,
     )

@@ -2,6 +2,8 @@
 
 Steps are joined by a separator token; the score is 10 x the mean positive-class probability at
 the separators (a sequence-classification head scores the whole solution: 10 x P(positive)).
+A solution is cut into steps at its lines (`lines`, the default) or, as the Demystifying seed
+does, at the sentences that contain "=" (`equals`; see `split_steps`).
 """
 
 from __future__ import annotations
@@ -16,25 +18,55 @@ from judgerl.eval.scaling.judges.base import (
     PRM_SEPARATOR,
     SCORE_HIGH,
     SCORE_LOW,
+    STEP_RULES,
     BatchJudge,
     JudgeOptions,
     PromptScores,
+    StepRule,
 )
 from judgerl.eval.scaling.judges.cache import stamped
 
 PRM_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
+_UP_TO_PERIOD = re.compile(r"[^.]+\.?")
 
 
-def split_steps(solution: str) -> list[str]:
-    """A solution's reasoning steps: its non-empty lines, or its sentences when it is one line.
+def _equals_steps(solution: str) -> list[str]:
+    """The seed's steps: the text cut after every period (a decimal point too), the pieces stripped
+    and joined by one space until a piece that contains "=" closes the step; the rest is the last step.
+    """
+    steps, current = [], []
+    for piece in _UP_TO_PERIOD.finditer(solution.strip()):
+        text = piece.group(0)
+        current.append(text.strip())
+        if "=" in text:
+            steps.append(" ".join(current).strip())
+            current = []
+    rest = " ".join(current).strip()
+    if rest:
+        steps.append(rest)
+    return steps or [""]
+
+
+def split_steps(solution: str, rule: StepRule = "lines") -> list[str]:
+    """A solution's reasoning steps.
+
+    "lines": its non-empty lines, or its sentences when it is one line. "equals" (the seed's):
+    a step ends with each period-ended piece that contains "=" (see `_equals_steps`), so prose
+    without an equation joins the next calculation and a decimal point ends a piece.
 
     >>> split_steps("a = 1\\n\\nb = 2\\n#### 2")
     ['a = 1', 'b = 2', '#### 2']
     >>> split_steps("First x = 2. Then y = 3.")
     ['First x = 2.', 'Then y = 3.']
+    >>> split_steps("She has 3 apples. She buys 2, so 3 + 2 = 5. The answer is 5.", "equals")
+    ['She has 3 apples. She buys 2, so 3 + 2 = 5.', 'The answer is 5.']
 
-    Usage: steps = split_steps(solution)
+    Usage: steps = split_steps(solution, rule="lines")
     """
+    if rule == "equals":
+        return _equals_steps(solution)
+    if rule != "lines":
+        raise ValueError(f"PRM step rule must be one of {list(STEP_RULES)}, got {rule!r}")
     lines = [line.strip() for line in solution.splitlines() if line.strip()]
     if len(lines) > 1:
         return lines
@@ -65,7 +97,9 @@ class PRMJudge(BatchJudge):
         max_length: int = 4096,
         system_prompt: str | None = PRM_SYSTEM,
         missing: float = SCORE_LOW,
+        step_rule: StepRule = "lines",
     ) -> None:
+        split_steps("", step_rule)  # an unknown rule is an error here, not at the first solution
         ids = tokenizer.encode(separator, add_special_tokens=False)
         if len(ids) != 1:
             raise ValueError(
@@ -87,23 +121,27 @@ class PRMJudge(BatchJudge):
         self.max_length = max_length
         self.system_prompt = system_prompt
         self.missing = float(missing)
+        self.step_rule = step_rule
 
     def fingerprint(self) -> dict[str, Any]:
-        """Name, separator, positive label, length limit and system prompt. Usage: judge.fingerprint()"""
-        return {
+        """Name, separator, positive label, length limit, system prompt and (when not "lines") the
+        step rule. Usage: judge.fingerprint()"""
+        fp = {
             "name": self.name,
             "separator": self.separator,
             "positive_label": self.positive_label,
             "max_length": self.max_length,
             "system_prompt": self.system_prompt,
         }
+        # the default rule is left out, so caches written before the rule existed stay valid
+        return fp if self.step_rule == "lines" else fp | {"steps": self.step_rule}
 
     def render(self, prompt: str, solution: str) -> str:
         """The text the PRM reads: question, then the steps each followed by the separator.
 
         Usage: judge.render("2+2?", "2+2=4\\n#### 4")
         """
-        steps = self.separator.join(split_steps(solution)) + self.separator
+        steps = self.separator.join(split_steps(solution, self.step_rule)) + self.separator
         if getattr(self.tokenizer, "chat_template", None):
             messages = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
             messages += [{"role": "user", "content": prompt}, {"role": "assistant", "content": steps}]
@@ -210,5 +248,6 @@ def build_prm_judge(
         separator=options.prm_separator,
         batch_size=options.batch_size,
         max_length=options.prm_max_length,
+        step_rule=options.prm_steps,
     )
     return stamped(judge, arg)
