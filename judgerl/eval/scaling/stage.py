@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 from judgerl.core.config import StrictModel
 from judgerl.core.errors import DataError, RecipeError
@@ -145,6 +145,26 @@ class ScalingStage(StrictModel):
     @classmethod
     def _noise(cls, v: list[float]) -> list[float]:
         return check_noise_levels(v)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # the seed-rule keys at their defaults are left out, so scaling stages keep the config hash
+        # they had before the keys existed
+        data = handler(self)
+        if isinstance(data, dict):
+            for key, default in _SEED_RULE_DEFAULTS.items():
+                if data.get(key) == default:
+                    data.pop(key)
+        return data
+
+
+_SEED_RULE_DEFAULTS: dict[str, Any] = {
+    "lm_eval_filter": None,
+    "tie_rule": "share",
+    "answer_extraction": "last",
+    "judge_noise": [0.0],
+    "prm_steps": "lines",
+}
 
 
 def lm_eval_pattern(candidates: str | None) -> str | None:
