@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SerializerFunctionWrapHandler, ValidationInfo, field_validator, model_serializer
 
 from judgerl.core.config import StrictModel
 from judgerl.core.errors import DataError, RecipeError
@@ -41,6 +41,7 @@ from judgerl.eval.scaling.judges import (
 from judgerl.eval.scaling.report import PERFECT, ScalingSweep, points_report, write_scaling_outputs
 from judgerl.eval.scaling.theory import DeltaPoint, fit_inverse_square, pass_at_k, sweep
 from judgerl.judge_spec.families import PromptSpec
+from judgerl.models.decoding_config import EndpointSpec, check_endpoint, drop_unset, generator_kwargs
 
 log = get_logger("judgerl.scaling")
 OUTPUTS = {
@@ -59,7 +60,9 @@ class ScalingStage(StrictModel):
     give `policy` (a checkpoint) and `problems` (GSM8K-style JSONL) to sample `n` candidates per
     problem. `judges` are specs (oracle:EPS, generative:PATH, prm:PATH, http:URL, pairwise:PATH,
     hook:NAME; `probe:NAME` is the deprecated spelling of `hook:NAME`). The delta-vs-k plot is drawn at `plot_T` (default: the first T), the
-    delta-vs-T plot at `plot_k` (default: the largest k).
+    delta-vs-T plot at `plot_k` (default: the largest k). `backend: openai` (with `endpoint:
+    {base_url, ...}`) asks a server for the policy's candidates and the generative and pairwise
+    judges' outputs: `policy` and the judges' PATHs are then model names it serves.
     """
 
     kind: Literal["scaling"] = "scaling"
@@ -79,7 +82,7 @@ class ScalingStage(StrictModel):
     theory: bool = False
     on_bad_row: Literal["skip", "stop"] = "stop"
     prompt: PromptSpec | None = None
-    backend: Literal["hf", "vllm"] = "hf"
+    backend: Literal["hf", "vllm", "openai"] = "hf"
     dtype: str = "auto"
     device: str = "auto"
     batch_size: int = Field(32, ge=1)
@@ -90,6 +93,16 @@ class ScalingStage(StrictModel):
     trust_remote_code: bool = False
     http_timeout: float = Field(30.0, gt=0)
     http_retries: int = Field(3, ge=0)
+    endpoint: EndpointSpec | None = Field(None, validate_default=True)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_fits_backend(cls, value: EndpointSpec | None, info: ValidationInfo) -> EndpointSpec | None:
+        return check_endpoint(info.data.get("backend", "hf"), value)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return drop_unset(handler(self))  # an unset endpoint keeps the config hash of older scaling stages
 
     @field_validator("judges")
     @classmethod
@@ -127,9 +140,10 @@ def load_candidates(stage: ScalingStage, ctx: StageContext) -> CandidateLoad:
         from judgerl.models.generation import SamplingSpec, make_generator
 
         problems = read_problems(stage.problems, stage.on_bad_row)[: stage.max_prompts]
-        kwargs: dict[str, Any] = {"dtype": stage.dtype} | (
+        local: dict[str, Any] = {"dtype": stage.dtype} | (
             {"device": stage.device} if stage.backend == "hf" else {}
         )
+        kwargs = generator_kwargs(stage.backend, endpoint=stage.endpoint, **local)
         generator = make_generator(stage.backend, stage.policy, **kwargs)
         sampling = SamplingSpec(
             max_new_tokens=stage.policy_max_new_tokens,
@@ -181,6 +195,7 @@ def judge_options(stage: ScalingStage, seed: int, progress: bool) -> JudgeOption
         http_retries=stage.http_retries,
         seed=seed,
         progress=progress,
+        endpoint=stage.endpoint,
     )
 
 
