@@ -91,3 +91,57 @@ def judge_keys(args: argparse.Namespace) -> dict[str, Any]:
 
     ref = getattr(args, "judge_spec", None)
     return {"prompt": prompt_spec(args), "judge_spec": load_spec(ref) if ref else None}
+
+
+ENDPOINT_FLAGS = (
+    "base_url",
+    "api_key_env",
+    "concurrency",
+    "timeout",
+    "retries",
+    "backoff",
+    "max_backoff",
+    "use_n",
+    "tokenizer",
+    "on_refused",
+)
+ENDPOINT_HELP = {
+    "base_url": "backend openai: the server's API root, e.g. http://127.0.0.1:8000/v1 (vllm serve, SGLang, "
+    "judgerl serve)",
+    "api_key_env": "the environment variable holding the API key (the key itself is never written)",
+    "concurrency": "requests in flight (default 8)",
+    "timeout": "seconds per request (default 600)",
+    "retries": "retries of a failed request, with backoff (default 5)",
+    "use_n": "ask for all n completions of a prompt in one request",
+    "tokenizer": "scoring logprob: the served model's tokenizer (a folder or hub id)",
+    "on_refused": "a prompt the server refuses: stop (default) or count it as an empty, unreadable completion",
+}
+
+
+def add_endpoint_flags(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """The `endpoint` flags of a command whose stage takes `backend: openai` (--base-url, --api-key-env, ...).
+
+    Usage: add_endpoint_flags(parser); stage = EvalStage(..., endpoint=endpoint_config(args))
+    """
+    from judgerl.cli.config_flags import add_config_flags
+    from judgerl.models.decoding_config import EndpointSpec
+
+    group = parser.add_argument_group("OpenAI-compatible endpoint (--backend openai)")
+    add_config_flags(group, EndpointSpec, ENDPOINT_FLAGS, required=(), help=ENDPOINT_HELP)
+    return group
+
+
+def endpoint_config(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The stage's `endpoint` mapping from the endpoint flags (None when none was given).
+
+    Usage: EvalStage(..., backend="openai", endpoint=endpoint_config(args))
+    """
+    from judgerl.cli.config_flags import config_values
+    from judgerl.core.config import flag_name
+    from judgerl.core.errors import JudgeRLError
+
+    values = config_values(args, ENDPOINT_FLAGS)
+    if values and "base_url" not in values:
+        flags = ", ".join(flag_name(k) for k in values)
+        raise JudgeRLError(f"{flags}: endpoint settings need --backend openai --base-url URL")
+    return values or None

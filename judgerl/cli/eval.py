@@ -2,6 +2,7 @@
 
     judgerl eval --model runs/quickstart/sft/checkpoint --data runs/quickstart/data/test.jsonl
     judgerl eval rewardbench --model runs/quickstart/sft/checkpoint --data llmbar:../shared/data/llmbar
+    judgerl eval --backend openai --base-url http://127.0.0.1:8000/v1 --data llmbar:../shared/data/llmbar
 
 Each benchmark is a subcommand with its own flags (`judgerl eval rewardbench --help` shows
 rewardbench's); without one, `pairwise` runs, whose flags the `eval` command itself takes. The
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from judgerl.cli.common import add_prompt_flags, judge_keys
+from judgerl.cli.common import add_endpoint_flags, add_prompt_flags, endpoint_config, judge_keys
 from judgerl.cli.config_flags import add_config_flags, config_values
 from judgerl.core.config import format_validation_error
 from judgerl.core.errors import JudgeRLError
@@ -31,7 +32,9 @@ NAME = "eval"
 HELP = "evaluate a judge checkpoint: pairwise (both orders), rewardbench (v1/v2, leaderboard scoring), ..."
 SHARED = ("model", "max_new_tokens", "batch_size", "max_samples", "backend", "temperature", "dtype")
 DECODING = ("draft", "window", "classifier", "threshold")
-PAIRWISE_EXTRA = ("scoring", "chat_template")  # EvalStage keys with a flag, where the stage has them
+# EvalStage keys with a flag, where the stage has them
+PAIRWISE_EXTRA = ("scoring", "chat_template", "model_name")
+MODEL_HELP = "checkpoint folder or hub id; backend openai: the served model's name (default: its only model)"
 REWARDBENCH_HELP = {
     "version": "RewardBench version (default 1)",
     "protocol": "v1: official (each example once, seeded A/B order, unreadable = 0.5) or both-orders (Think-J)",
@@ -81,7 +84,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Evaluate a judge checkpoint. Without a benchmark: pairwise, judging samples in both answer "
         f"orders (the flags below). `judgerl eval BENCHMARK --help` shows a benchmark's flags ({names})."
     )
-    _add_pairwise_flags(parser, model_required=False)
+    _add_pairwise_flags(parser)
     sub = parser.add_subparsers(dest="benchmark", metavar="BENCHMARK", title="benchmarks")
     for name, (text, add, _) in BENCHMARKS.items():
         sub.add_parser(name, prog=f"judgerl eval {name}", help=text, description=text, build=_builder(add))  # type: ignore[call-arg]
@@ -97,24 +100,18 @@ def _builder(target: str) -> Callable[[argparse.ArgumentParser], None]:
 def _add_common(parser: argparse.ArgumentParser, data_help: str, out_default: str) -> None:
     from judgerl.eval.stage import EvalStage
 
-    add_config_flags(parser, EvalStage, ["model"], help={"model": "checkpoint folder or hub id"})
+    add_config_flags(parser, EvalStage, ["model"], help={"model": MODEL_HELP})
     parser.add_argument("--data", help=data_help)
     parser.add_argument("--out", help=f"output folder (default: {out_default})")
     add_prompt_flags(parser)
 
 
-def _add_pairwise_flags(parser: argparse.ArgumentParser, model_required: bool = True) -> None:
+def _add_pairwise_flags(parser: argparse.ArgumentParser) -> None:
     from judgerl.data_prep.sources.formats import format_names
     from judgerl.eval.stage import EvalStage
     from judgerl.models.decoding_config import DecodingSpec
 
-    add_config_flags(
-        parser,
-        EvalStage,
-        ["model"],
-        help={"model": "checkpoint folder or hub id"},
-        required=["model"] if model_required else [],
-    )
+    add_config_flags(parser, EvalStage, ["model"], help={"model": MODEL_HELP})
     parser.add_argument(
         "--data",
         help="a file or folder (.jsonl/.json/.parquet/.csv) in a known format, detected from its columns; "
@@ -136,7 +133,7 @@ def _add_pairwise_flags(parser: argparse.ArgumentParser, model_required: bool = 
     add_prompt_flags(parser)
     backend_help = (
         "generation backend (default hf); speculative and judge (AutoJudge) need --draft, judge also "
-        "--classifier; they decode greedily, one prompt at a time"
+        "--classifier; they decode greedily, one prompt at a time; openai needs --base-url"
     )
     add_config_flags(
         parser,
@@ -169,8 +166,13 @@ def _add_pairwise_flags(parser: argparse.ArgumentParser, model_required: bool = 
     parser.add_argument("--seed", type=int, default=0)
     add_config_flags(parser, EvalStage, ["temperature", "dtype"], defaults=True)
     add_config_flags(
-        parser, EvalStage, [f for f in PAIRWISE_EXTRA if f in EvalStage.model_fields], defaults=True
+        parser,
+        EvalStage,
+        [f for f in PAIRWISE_EXTRA if f in EvalStage.model_fields],
+        defaults=True,
+        help={"model_name": "model name written to metrics.json (default: --model)"},
     )
+    add_endpoint_flags(parser)
 
 
 def add_pairwise_arguments(parser: argparse.ArgumentParser) -> None:
@@ -190,11 +192,14 @@ def add_rewardbench_arguments(parser: argparse.ArgumentParser) -> None:
         "runs/rewardbench",
     )
     add_config_flags(parser, EvalStage, ["max_new_tokens", "batch_size", "max_samples"], defaults=True)
-    add_config_flags(parser, EvalStage, ["backend"], defaults=True, choices={"backend": ["hf", "vllm"]})
+    add_config_flags(
+        parser, EvalStage, ["backend"], defaults=True, choices={"backend": ["hf", "vllm", "openai"]}
+    )
     parser.add_argument("--seed", type=int, default=0)
     add_config_flags(parser, EvalStage, ["temperature", "dtype"], defaults=True)
     group = parser.add_argument_group("rewardbench options")
     add_config_flags(group, RewardBenchStage, rewardbench_fields(), defaults=True, help=REWARDBENCH_HELP)
+    add_endpoint_flags(parser)
 
 
 def rewardbench_fields() -> list[str]:
@@ -205,10 +210,8 @@ def rewardbench_fields() -> list[str]:
     from judgerl.eval.rewardbench.stage import RewardBenchStage
 
     rest = [f for f in RewardBenchStage.model_fields if f not in REWARDBENCH_HELP]
-    return [
-        *REWARDBENCH_HELP,
-        *(f for f in rest if f not in {"kind", "data", "prompt", "judge_spec", *SHARED}),
-    ]
+    by_hand = {"kind", "data", "prompt", "judge_spec", "endpoint", *SHARED}
+    return [*REWARDBENCH_HELP, *(f for f in rest if f not in by_hand)]
 
 
 def eval_data(spec: str, format: str | None = None, on_bad_row: str | None = None) -> str | dict[str, Any]:
@@ -259,8 +262,11 @@ def pairwise_stage(args: argparse.Namespace) -> Any:
 
     from judgerl.eval.stage import EvalStage
 
-    if args.model is None:
-        raise JudgeRLError("judgerl eval: --model is required")
+    if args.model is None and args.backend != "openai":
+        raise JudgeRLError(
+            "judgerl eval: --model is required (a checkpoint folder or hub id; for a model behind an "
+            "OpenAI-compatible server: --backend openai --base-url URL)"
+        )
     if args.data is None:
         raise JudgeRLError("judgerl eval pairwise: --data is required (e.g. --data llmbar:DIR)")
     try:
@@ -269,6 +275,7 @@ def pairwise_stage(args: argparse.Namespace) -> Any:
             data=eval_data(args.data, args.format, args.on_bad_row),
             **judge_keys(args),
             decoding=decoding(args),
+            endpoint=endpoint_config(args),
         )
     except ValidationError as e:
         raise JudgeRLError(f"judgerl eval: {format_validation_error(e)}") from e
@@ -288,10 +295,16 @@ def run_pairwise(args: argparse.Namespace) -> int:
     out = Path(args.out or "runs/eval")
     samples, report = load_eval_samples(stage.data, stage.max_samples)  # type: ignore[arg-type]
     template = getattr(stage, "chat_template", None)
-    spec = resolve_spec(stage.judge_spec, stage.prompt, stage.model, "judgerl eval")
-    samples = check_lengths(
-        samples, stage.model, spec, stage.max_new_tokens, args.on_bad_row, report, template
+    # the judge spec: the flags' or the one saved with the model (an endpoint's: the flags' or the default)
+    spec = resolve_spec(
+        stage.judge_spec, stage.prompt, stage.model if stage.endpoint is None else None, "judgerl eval"
     )
+    # an endpoint's prompts are counted with its tokenizer when one is named; else the server judges them
+    counted = stage.endpoint.tokenizer if stage.endpoint is not None else stage.model
+    if counted is not None:
+        samples = check_lengths(
+            samples, counted, spec, stage.max_new_tokens, args.on_bad_row, report, template
+        )
     inputs = str(write_inputs(out, samples, report))
     judged = stage.model_copy(update={"data": inputs, "judge_spec": spec, "prompt": None})
     ctx = StageContext(name="eval", out_dir=out, seed=args.seed)
@@ -323,7 +336,10 @@ def run_rewardbench(args: argparse.Namespace) -> int:
         data = {"kind": "llmbar", "path": rest} if kind == "llmbar" and sep and rest else args.data
     try:
         stage = RewardBenchStage(
-            **config_values(args, (*SHARED, *rewardbench_fields())), data=data, **judge_keys(args)
+            **config_values(args, (*SHARED, *rewardbench_fields())),
+            data=data,
+            **judge_keys(args),
+            endpoint=endpoint_config(args),
         )
     except ValidationError as e:
         raise JudgeRLError(f"judgerl eval rewardbench: {format_validation_error(e)}") from e

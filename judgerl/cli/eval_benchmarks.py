@@ -14,19 +14,19 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from judgerl.cli.common import add_prompt_flags, judge_keys
+from judgerl.cli.common import add_endpoint_flags, add_prompt_flags, endpoint_config, judge_keys
 from judgerl.cli.config_flags import add_config_flags, config_values
 from judgerl.core.config import format_validation_error
 from judgerl.core.errors import JudgeRLError
 
 HELP = {
-    "model": "checkpoint folder or hub id",
+    "model": "checkpoint folder or hub id; backend openai: the served model's name (default: its only model)",
     "model_name": "model name written to metrics.json (default: --model)",
     "both_orders": "judge each pair once (JudgeBench: the file's order; RM-Bench: a seeded coin per pair)",
-    "backend": "generation backend: hf (default) or vllm",
+    "backend": "generation backend: hf (default), vllm, or openai (a served model: --base-url)",
     "tensor_parallel_size": "vLLM tensor parallel size",
 }
-_BY_HAND = {"kind", "prompt", "judge_spec"}
+_BY_HAND = {"kind", "prompt", "judge_spec", "endpoint"}
 
 
 def _add_arguments(parser: argparse.ArgumentParser, config: type[Any], name: str, data_help: str) -> None:
@@ -37,6 +37,7 @@ def _add_arguments(parser: argparse.ArgumentParser, config: type[Any], name: str
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (and the default order seed)")
     rest = [f for f in config.model_fields if f not in {*_BY_HAND, "model", "data"}]
     add_config_flags(parser, config, rest, defaults=True, help=HELP, negated={"both_orders": "--one-order"})
+    add_endpoint_flags(parser)
 
 
 def _run(args: argparse.Namespace, config: type[Any], run_fn: Any, command: str, out: str) -> int:
@@ -46,7 +47,7 @@ def _run(args: argparse.Namespace, config: type[Any], run_fn: Any, command: str,
 
     fields = [f for f in config.model_fields if f not in _BY_HAND]
     try:
-        stage = config(**config_values(args, fields), **judge_keys(args))
+        stage = config(**config_values(args, fields), **judge_keys(args), endpoint=endpoint_config(args))
     except ValidationError as e:
         raise JudgeRLError(f"judgerl eval {command}: {format_validation_error(e)}") from e
     folder = Path(args.out or out)

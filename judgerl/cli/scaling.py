@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from judgerl.cli.common import add_prompt_flags, judge_keys
+from judgerl.cli.common import add_endpoint_flags, add_prompt_flags, endpoint_config, judge_keys
 from judgerl.cli.config_flags import add_config_flags, config_values
 
 NAME = "scaling"
@@ -73,13 +73,14 @@ JUDGE_MODEL_MORE = (
 
 
 def stage_fields() -> list[str]:
-    """Every ScalingStage key that has a flag (all but `kind` and `prompt`, which --prompt/--instruction set).
+    """Every ScalingStage key that has a flag of its own (all but `kind`, `prompt`, which --prompt and
+    --instruction set, and `endpoint`, which the endpoint flags set).
 
     Usage: ScalingStage(**config_values(args, stage_fields()), **judge_keys(args))
     """
     from judgerl.eval.scaling.stage import ScalingStage
 
-    return [f for f in ScalingStage.model_fields if f not in ("kind", "prompt", "judge_spec")]
+    return [f for f in ScalingStage.model_fields if f not in ("kind", "prompt", "judge_spec", "endpoint")]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -125,6 +126,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=JUDGE_MODEL_HELP,
         negated={"both_orders": "--one-order"},
     )
+    add_endpoint_flags(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -140,7 +142,9 @@ def run(args: argparse.Namespace) -> int:
     from judgerl.eval.scaling.stage import ScalingStage, run_scaling
 
     try:
-        stage = ScalingStage(**config_values(args, stage_fields()), **judge_keys(args))
+        stage = ScalingStage(
+            **config_values(args, stage_fields()), **judge_keys(args), endpoint=endpoint_config(args)
+        )
     except ValidationError as e:
         raise RecipeError(f"judgerl scaling: {format_validation_error(e)}") from e
     out = Path(args.out)

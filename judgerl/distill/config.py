@@ -25,6 +25,7 @@ from judgerl.core.config import StrictModel
 from judgerl.core.serve_options import SERVE_PROMPTS, ServeOptions, serve_args
 from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.files import JudgeSpecField
+from judgerl.models.decoding_config import EndpointConnection
 
 OUTPUTS = {"traces": "traces.jsonl", "answers": "answers.jsonl", "stats": "stats.json"}
 
@@ -63,33 +64,25 @@ class ServedTeacher(ServeOptions):
         return {"OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads)}
 
 
-class OpenAITeacher(StrictModel):
+class OpenAITeacher(EndpointConnection):
     """Any OpenAI-compatible chat-completions endpoint (vLLM's or SGLang's server, DeepSeek's API,
-    `judgerl serve`), called through judgerl.core.http (timeouts, retries with backoff, Retry-After).
+    `judgerl serve`), asked through the `openai` generation backend (judgerl.models.generation.openai)
+    with the connection keys every endpoint has (EndpointConnection: base_url, api_key_env, use_n,
+    concurrency, timeout, retries, backoff, max_backoff, extra_body).
 
     `base_url` is the API root that "/chat/completions" is appended to (".../v1" for vLLM, SGLang
-    and `judgerl serve`; "https://api.deepseek.com" for DeepSeek). With `serve` the stage starts
-    `judgerl serve` itself and fills in the URL. `api_key_env` names the environment variable that
-    holds the key (sent as a bearer token). `use_n` asks for all `n` answers in one request (vLLM,
-    SGLang and `judgerl serve` support `n`; DeepSeek's API does not): otherwise `n` requests are
-    sent. `concurrency` bounds the requests in flight; `extra_body` is merged into every request.
+    and `judgerl serve`; "https://api.deepseek.com" for DeepSeek); `model_name` the endpoint's
+    model. With `serve` the stage starts `judgerl serve` itself and fills in the URL (and the model
+    name when it is not given). DeepSeek's API takes no `n`: leave `use_n` off there.
 
     >>> OpenAITeacher(base_url="https://api.deepseek.com", model_name="deepseek-reasoner").concurrency
     8
     """
 
     kind: Literal["openai"] = "openai"
-    base_url: str | None = None
+    base_url: str | None = None  # type: ignore[assignment]  # optional here: `serve` fills it in
     model_name: str | None = None
-    api_key_env: str | None = None
     serve: ServedTeacher | None = None
-    use_n: bool = False
-    concurrency: int = Field(8, ge=1)
-    timeout: float = Field(600.0, gt=0, description="seconds per request")
-    retries: int = Field(5, ge=0)
-    backoff: float = Field(1.0, ge=0)
-    max_backoff: float = Field(30.0, ge=0)
-    extra_body: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _endpoint(self) -> OpenAITeacher:
@@ -103,15 +96,10 @@ class OpenAITeacher(StrictModel):
                 f"base_url {self.base_url!r} and serve are both set: drop base_url (the stage serves "
                 "the teacher and fills it in) or drop serve"
             )
-        if self.base_url and not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {self.base_url!r}")
         if self.serve is None and not self.model_name:
             raise ValueError(
                 "an openai teacher needs model_name (the endpoint's model, e.g. deepseek-reasoner)"
             )
-        reserved = {"model", "messages", "n", "max_tokens", "temperature", "top_p"} & set(self.extra_body)
-        if reserved:
-            raise ValueError(f"extra_body may not set {sorted(reserved)}: they are stage keys")
         return self
 
 

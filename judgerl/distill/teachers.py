@@ -1,60 +1,26 @@
 """The teachers a `distill` stage asks: an OpenAI-compatible chat endpoint, or a local checkpoint.
 
 Both take a list of `Job`s (one judge prompt each) and call `on_done(job, reply)` as each job
-finishes, so the stage can append it to disk at once. The chat teacher talks to the endpoint
-through judgerl.core.http (timeouts, retries with backoff, 429/503 Retry-After); a reply's
-separate `reasoning_content` (DeepSeek, SGLang) or `reasoning` (newer vLLM) field is kept, and
+finishes, so the stage can append it to disk at once. The chat teacher is the `openai` generation
+backend (judgerl.models.generation.openai: the one client of OpenAI-compatible servers, on
+judgerl.core.http); a reply's separate `reasoning_content` / `reasoning` field is kept, and
 `Answer.text` joins it into the `<think>` block that the strict parser reads.
 """
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 from judgerl.core.errors import StageError
-from judgerl.core.http import HTTPClient, HTTPError
 from judgerl.core.logging import get_logger
 from judgerl.distill.config import LocalTeacher, OpenAITeacher
-from judgerl.judge_spec.verdicts import THINK_CLOSE, THINK_OPEN
+from judgerl.models.generation.base import SamplingSpec
+from judgerl.models.generation.openai import ChatChoice, EndpointError, EndpointReply, OpenAIGenerator
 
 log = get_logger("judgerl.distill")
-# statuses that say "this request" is bad (too long, malformed): recorded for the item, the run goes on;
-# any other refusal (401 key, 404 model or URL, ...) is a setup problem that stops the stage
-ITEM_STATUSES = frozenset({400, 413, 422})
-REASONING_KEYS = ("reasoning_content", "reasoning")
-FIRST_REFUSALS = 8  # this many refusals before any answer stop the stage
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One teacher judgement: the reply's content, its separate reasoning (if any), why it ended.
-
-    >>> Answer("Therefore, Response (a) is better.", reasoning="a is right").text
-    '<think>\\na is right\\n</think>\\n\\nTherefore, Response (a) is better.'
-    """
-
-    content: str
-    reasoning: str | None = None
-    finish_reason: str | None = None
-
-    @property
-    def text(self) -> str:
-        """The judgement as the parser reads it: a separate reasoning field becomes the think block.
-
-        Usage: verdict = parse_verdict(answer.text)
-        """
-        if self.reasoning and self.reasoning.strip() and THINK_CLOSE not in self.content:
-            return f"{THINK_OPEN}\n{self.reasoning.strip()}\n{THINK_CLOSE}\n\n{self.content.lstrip()}"
-        return self.content
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form kept in answers.jsonl. Usage: row["answers"] = [a.to_dict() for a in answers]"""
-        return dataclasses.asdict(self)
+Answer = ChatChoice  # one teacher judgement: content, separate reasoning, finish_reason; `.text` as parsed
 
 
 @dataclass
@@ -91,6 +57,18 @@ class Sampling:
     max_new_tokens: int
     seed: int = 0
 
+    def spec(self, top_k: int = 0, batch_size: int = 32, seed: int | None = None) -> SamplingSpec:
+        """The generation backends' SamplingSpec of these settings. Usage: gen.generate(prompts, s.spec())"""
+        return SamplingSpec(
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            top_k=top_k,
+            n=self.n,
+            seed=self.seed if seed is None else seed,
+            batch_size=batch_size,
+        )
+
 
 OnDone = Callable[[Job, Reply], None]
 
@@ -108,133 +86,23 @@ class Teacher(Protocol):
         ...
 
 
-def parse_choices(body: Any) -> list[Answer]:
-    """The answers of an OpenAI ChatCompletion reply (ValueError when it has none).
-
-    >>> parse_choices({"choices": [{"message": {"content": "x", "reasoning_content": "r"}, "finish_reason": "stop"}]})
-    [Answer(content='x', reasoning='r', finish_reason='stop')]
-    """
-    choices = body.get("choices") if isinstance(body, dict) else None
-    if not isinstance(choices, list) or not choices:
-        raise ValueError(f"reply has no choices: {str(body)[:200]}")
-    answers = []
-    for choice in sorted(choices, key=lambda c: c.get("index", 0) if isinstance(c, dict) else 0):
-        message = choice.get("message") if isinstance(choice, dict) else None
-        if not isinstance(message, dict):
-            raise ValueError(f"a choice has no message: {str(choice)[:200]}")
-        reasoning = next((message[k] for k in REASONING_KEYS if isinstance(message.get(k), str)), None)
-        content = message.get("content")
-        answers.append(
-            Answer(content if isinstance(content, str) else "", reasoning, choice.get("finish_reason"))
-        )
-    return answers
-
-
-def _add_usage(total: dict[str, int], body: Any) -> None:
-    usage = body.get("usage") if isinstance(body, dict) else None
-    for key in ("prompt_tokens", "completion_tokens"):
-        if isinstance(usage, dict) and isinstance(usage.get(key), int):
-            total[key] = total.get(key, 0) + usage[key]
-
-
 class ChatTeacher:
-    """An OpenAI-compatible POST {base_url}/chat/completions teacher, `concurrency` requests in flight.
+    """An OpenAI-compatible endpoint asked through the `openai` backend, `concurrency` requests in flight.
+
+    A refused prompt (HTTP 400/413/422, or a reply without choices) is recorded for its job; an
+    endpoint that stays unreachable, refuses the setup (401, 404) or refuses every one of the first
+    prompts stops the stage.
 
     Usage: ChatTeacher(spec, base_url, "deepseek-reasoner").ask(jobs, Sampling(1, 0.6, 0.95, 4096), on_done)
     """
 
     def __init__(self, spec: OpenAITeacher, base_url: str, model_name: str) -> None:
-        headers = {}
-        if spec.api_key_env:
-            key = os.environ.get(spec.api_key_env)
-            if not key:
-                raise StageError(
-                    f"distill: teacher.api_key_env names {spec.api_key_env}, which is not set: "
-                    f"export {spec.api_key_env}=... (the key never goes in the recipe)"
-                )
-            headers["Authorization"] = f"Bearer {key}"
-        self.spec = spec
-        self.model_name = model_name
-        self.answered = False
-        self.refused_first = 0
-        self.name = f"openai:{model_name}@{base_url}"
-        self.http = HTTPClient(
-            base_url,
-            timeout=spec.timeout,
-            retries=spec.retries,
-            backoff=spec.backoff,
-            max_backoff=spec.max_backoff,
-            headers=headers,
-            max_connections=spec.concurrency,
-        )
-
-    def body(self, job: Job, sampling: Sampling, n: int) -> dict[str, Any]:
-        """The request body of one call for `job` asking for `n` answers.
-
-        Usage: http.post_json("chat/completions", teacher.body(job, sampling, 1))
-        """
-        return {
-            **self.spec.extra_body,
-            "model": self.model_name,
-            "messages": job.messages,
-            "n": n,
-            "max_tokens": sampling.max_new_tokens,
-            "temperature": sampling.temperature,
-            "top_p": sampling.top_p,
-        }
-
-    async def _call(self, job: Job, sampling: Sampling, n: int, slots: asyncio.Semaphore) -> Any:
-        async with slots:
-            return await self.http.apost_json("chat/completions", self.body(job, sampling, n))
-
-    async def _job(self, job: Job, sampling: Sampling, slots: asyncio.Semaphore, on_done: OnDone) -> None:
-        counts = [sampling.n] if self.spec.use_n else [1] * sampling.n
-        reply = Reply()
         try:
-            bodies = await asyncio.gather(*(self._call(job, sampling, k, slots) for k in counts))
-            for body in bodies:
-                reply.answers += parse_choices(body)
-                _add_usage(reply.usage, body)
-        except HTTPError as err:
-            if err.exhausted or err.status not in ITEM_STATUSES:
-                raise StageError(
-                    f"distill: the teacher at {self.http.base_url} failed on sample {job.sample_id} "
-                    f"(order {job.order}) after {err.attempts} attempt(s): {err.message}"
-                ) from err
-            reply = Reply(refused=f"HTTP {err.status}: {err.message}")
-        except ValueError as err:  # a 2xx reply without the ChatCompletion shape
-            reply = Reply(refused=f"bad reply: {err}")
-        self._count(job, reply)
-        on_done(job, reply)
-
-    def _count(self, job: Job, reply: Reply) -> None:
-        """Stop when the endpoint refuses every one of the first requests: a setup problem, not an item's."""
-        if self.answered:
-            return
-        if reply.refused is None:
-            self.answered = True
-            return
-        self.refused_first += 1
-        if self.refused_first >= FIRST_REFUSALS:
-            raise StageError(
-                f"distill: the teacher at {self.http.base_url} refused the first {self.refused_first} "
-                f"requests (last: sample {job.sample_id}: {reply.refused}); check model_name, the URL "
-                "and max_new_tokens"
-            )
-
-    async def _run(self, jobs: list[Job], sampling: Sampling, on_done: OnDone) -> None:
-        slots = asyncio.Semaphore(self.spec.concurrency)
-        async with self.http:
-            tasks = [asyncio.ensure_future(self._job(j, sampling, slots, on_done)) for j in jobs]
-            try:
-                await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            finally:
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
-            for task in tasks:  # the first failure, in job order
-                if task.done() and not task.cancelled() and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
+            self.generator = OpenAIGenerator(model_name, spec.model_copy(update={"base_url": base_url}))
+        except EndpointError as err:
+            raise StageError(f"distill: teacher: {err}") from err
+        self.spec = spec
+        self.name = f"openai:{model_name}@{base_url}"
 
     def ask(self, jobs: list[Job], sampling: Sampling, on_done: OnDone, progress: bool = True) -> None:
         """Ask the endpoint for every job (StageError when it stays unreachable or refuses the setup).
@@ -244,7 +112,27 @@ class ChatTeacher:
         log.info(
             f"distill: asking {self.name} for {len(jobs)} judgements ({self.spec.concurrency} at a time)"
         )
-        asyncio.run(self._run(jobs, sampling, on_done))
+
+        def done(i: int, reply: EndpointReply) -> None:
+            on_done(jobs[i], Reply(list(reply.choices), dict(reply.usage), reply.refused))
+
+        try:
+            self.generator.complete(
+                [j.messages for j in jobs],
+                sampling.spec(),
+                on_reply=done,
+                seeds=[sampling.seed + j.index for j in jobs],  # a resumed run asks a job with its seed
+                progress=progress,
+                desc="distill",
+            )
+        except EndpointError as err:
+            if err.index is None:
+                raise StageError(f"distill: teacher: {err}") from err
+            job = jobs[err.index]
+            raise StageError(
+                f"distill: the teacher at {self.generator.endpoint.base_url} failed on sample {job.sample_id} "
+                f"(order {job.order}) after {err.attempts} attempt(s): {err.detail}"
+            ) from err
 
 
 class LocalGenerationTeacher:
@@ -265,20 +153,11 @@ class LocalGenerationTeacher:
 
         Usage: teacher.ask(jobs, Sampling(4, 1.0, 1.0, 512), on_done)
         """
-        from judgerl.models.generation import SamplingSpec
-
         size = self.spec.chunk_size
         for start in range(0, len(jobs), size):
             chunk = jobs[start : start + size]
-            spec = SamplingSpec(
-                max_new_tokens=sampling.max_new_tokens,
-                temperature=sampling.temperature,
-                top_p=sampling.top_p,
-                top_k=self.spec.top_k,
-                n=sampling.n,
-                seed=sampling.seed + chunk[0].index,  # a resumed run draws the same numbers for a job
-                batch_size=self.spec.batch_size,
-            )
+            # a resumed run draws the same numbers for a job: the seed follows the chunk's first job
+            spec = sampling.spec(self.spec.top_k, self.spec.batch_size, sampling.seed + chunk[0].index)
             texts = self.generator.generate(
                 [j.messages for j in chunk],
                 spec,

@@ -5,15 +5,18 @@ Torch-free, like every stage config. Inheriting them changes no config hash (has
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from judgerl.core.config import StrictModel
+from judgerl.models.decoding_config import EndpointSpec, check_endpoint, generator_kwargs
 
 
 class BenchmarkGenerationKeys(StrictModel):
-    """How a benchmark stage generates its judgements (HF or vLLM) and what it does with a bad row.
+    """How a benchmark stage generates its judgements (HF, vLLM or an OpenAI-compatible endpoint) and
+    what it does with a bad row. `backend: openai` needs `endpoint: {base_url, ...}`
+    (judgerl.models.decoding_config.EndpointSpec); the stage's `model` is then the served model's name.
 
     >>> BenchmarkGenerationKeys().max_new_tokens, BenchmarkGenerationKeys().backend
     (1024, 'hf')
@@ -24,9 +27,33 @@ class BenchmarkGenerationKeys(StrictModel):
     top_p: float = Field(1.0, gt=0, le=1)
     batch_size: int = Field(32, ge=1)
     max_samples: int | None = Field(None, ge=1)
-    backend: Literal["hf", "vllm"] = "hf"
+    backend: Literal["hf", "vllm", "openai"] = "hf"
     dtype: str = "auto"
     tensor_parallel_size: int = Field(1, ge=1)
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
     max_model_len: int | None = Field(None, ge=1)
     on_bad_row: Literal["skip", "stop"] = "stop"
+    endpoint: EndpointSpec | None = Field(None, validate_default=True)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_fits_backend(cls, value: EndpointSpec | None, info: ValidationInfo) -> EndpointSpec | None:
+        return check_endpoint(info.data.get("backend", "hf"), value)
+
+    def generator_kwargs(self, seed: int) -> dict[str, Any]:
+        """The keyword arguments `make_generator(self.backend, self.model, **kw)` gets.
+
+        >>> BenchmarkGenerationKeys(backend="vllm", tensor_parallel_size=4).generator_kwargs(0)["tensor_parallel_size"]
+        4
+
+        Usage: generator = make_generator(stage.backend, stage.model, **stage.generator_kwargs(ctx.seed))
+        """
+        local: dict[str, Any] = {"dtype": self.dtype}
+        if self.backend == "vllm":
+            local.update(
+                tensor_parallel_size=self.tensor_parallel_size,
+                gpu_memory_utilization=self.gpu_memory_utilization,
+                max_model_len=self.max_model_len,
+                seed=seed,
+            )
+        return generator_kwargs(self.backend, endpoint=self.endpoint, **local)

@@ -24,18 +24,26 @@ _VERDICT_START = re.compile(r"therefore\s*,?\s*response", re.IGNORECASE)
 Scoring = Literal["generate", "logprob"]
 
 
-def check_scoring(value: str, backend: str) -> str:
-    """A stage's `scoring` key: logprob needs the hf backend (it reads the model's logits).
+def check_scoring(value: str, backend: str, endpoint: Any = None) -> str:
+    """A stage's `scoring` key: logprob needs the hf backend (it reads the model's logits), or the
+    openai backend with `endpoint.tokenizer` (the server's prompt log-probabilities).
 
     >>> check_scoring("logprob", "vllm")
     Traceback (most recent call last):
     ...
-    ValueError: scoring: 'logprob' needs backend: hf, got backend: vllm
+    ValueError: scoring: 'logprob' needs backend: hf or openai, got backend: vllm
 
-    Usage: field_validator("scoring")(lambda v, info: check_scoring(v, info.data.get("backend", "hf")))
+    Usage: check_scoring(stage.scoring, stage.backend, stage.endpoint)   # in a model validator
     """
-    if value == "logprob" and backend != "hf":
-        raise ValueError(f"scoring: 'logprob' needs backend: hf, got backend: {backend}")
+    if value != "logprob":
+        return value
+    if backend not in ("hf", "openai"):
+        raise ValueError(f"scoring: 'logprob' needs backend: hf or openai, got backend: {backend}")
+    if endpoint is not None and not getattr(endpoint, "tokenizer", None):
+        raise ValueError(
+            "scoring: logprob over an endpoint needs endpoint.tokenizer (the served model's tokenizer, "
+            "a folder or hub id) to render the prompt and count its tokens"
+        )
     return value
 
 
@@ -139,22 +147,39 @@ class LogprobJudge:
 
     `generate` returns the readable completions (so every stage that parses completions works
     unchanged) and keeps the scores of that call in `verdict_scores`. Needs a backend with a
-    `model` and a `tokenizer` (the HF one).
+    `model` and a `tokenizer` (the HF one), or one that scores continuations itself
+    (`continuation_logprobs_batch`: the openai backend, from the server's prompt log-probabilities).
 
     Usage: judge = LogprobJudge(HFGenerator(model, tok), builtin_spec("direct")); judge.generate(prompts, spec)
     """
 
     def __init__(self, generator: Any, prompt: JudgeSpec) -> None:
-        for attr in ("model", "tokenizer"):
-            if not hasattr(generator, attr):
-                raise ValueError(
-                    f"scoring: logprob needs the hf backend (a model and tokenizer), got {generator!r}"
-                )
+        self.endpoint_scores = getattr(generator, "continuation_logprobs_batch", None)
+        if self.endpoint_scores is None:
+            for attr in ("model", "tokenizer"):
+                if not hasattr(generator, attr):
+                    raise ValueError(
+                        "scoring: logprob needs the hf backend (a model and tokenizer) or the openai "
+                        f"backend, got {generator!r}"
+                    )
         self.generator = generator
-        self.model = generator.model
+        self.model = None if self.endpoint_scores else generator.model
         self.tokenizer = generator.tokenizer
         self.prompt = prompt
         self.verdict_scores: list[VerdictScores] = []
+
+    def _continuation_scores(
+        self, contexts: list[str], sentences: list[str], special: list[bool]
+    ) -> list[list[float]]:
+        if self.endpoint_scores is not None:
+            return self.endpoint_scores(contexts, sentences, special)
+        from judgerl.models.scoring import continuation_logprobs
+
+        self.model.eval()
+        return [
+            continuation_logprobs(self.model, self.tokenizer, c, sentences, add_special_tokens=s)
+            for c, s in zip(contexts, special, strict=True)
+        ]
 
     def score(
         self, prompts: Prompts, spec: Any, progress: bool = True, desc: str = "scoring"
@@ -163,8 +188,6 @@ class LogprobJudge:
 
         Usage: scores = judge.score(prompts, SamplingSpec(max_new_tokens=256))
         """
-        from judgerl.models.scoring import continuation_logprobs
-
         if not prompts:
             return []
         if self.prompt.wants_thinking:
@@ -173,19 +196,13 @@ class LogprobJudge:
             thoughts = [""] * len(prompts)
         texts = render_prompts(self.tokenizer, prompts)
         sentences = [c[2] for c in verdict_candidates(self.prompt)]
-        self.model.eval()
-        out = []
-        for prompt, text, thought in zip(prompts, texts, thoughts, strict=True):
-            prefix = thinking_prefix(thought) if self.prompt.wants_thinking else ""
-            scores = continuation_logprobs(
-                self.model,
-                self.tokenizer,
-                text + prefix,
-                sentences,
-                add_special_tokens=isinstance(prompt, str),
-            )
-            out.append(decide(prefix, scores, self.prompt))
-        return out
+        prefixes = [thinking_prefix(t) if self.prompt.wants_thinking else "" for t in thoughts]
+        scores = self._continuation_scores(
+            [text + prefix for text, prefix in zip(texts, prefixes, strict=True)],
+            sentences,
+            [isinstance(p, str) for p in prompts],
+        )
+        return [decide(prefix, s, self.prompt) for prefix, s in zip(prefixes, scores, strict=True)]
 
     def generate(
         self, prompts: Prompts, spec: Any, progress: bool = True, desc: str = "scoring"

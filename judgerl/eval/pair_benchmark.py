@@ -15,7 +15,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import SerializerFunctionWrapHandler, ValidationInfo, field_validator, model_serializer
+from pydantic import (
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from judgerl.core.jsonl import write_json, write_jsonl, write_text_atomic
 from judgerl.core.logging import get_logger
@@ -29,9 +35,12 @@ from judgerl.eval.stage_clock import StageClock, TimedGenerator
 from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.files import JudgeSpecField, resolve_spec
 from judgerl.judge_spec.spec import JudgeSpec
+from judgerl.models.decoding_config import check_model, drop_unset
 
 OUTPUTS = {"metrics": "metrics.json", "predictions": "predictions.jsonl", "table": "table.md"}
-_NOT_IN_TAG = {"batch_size", "model_name", "on_bad_row"}
+# the endpoint's URL and connection settings do not decide the completions: a server moved to another
+# port resumes the same partial file
+_NOT_IN_TAG = {"batch_size", "model_name", "on_bad_row", "endpoint"}
 
 log = get_logger("judgerl.eval")
 
@@ -41,10 +50,11 @@ class PairBenchmarkStage(BenchmarkGenerationKeys):
 
     `data`: the benchmark's .jsonl/.json/.parquet file. `both_orders: false` judges each pair once
     (JudgeBench: in the file's order; RM-Bench: chosen in (a) or (b) by a seeded coin per pair).
-    `max_samples` keeps the first N pairs (JudgeBench) or prompts (RM-Bench).
+    `max_samples` keeps the first N pairs (JudgeBench) or prompts (RM-Bench). With `backend: openai`
+    `model` is the served model's name (omitted: the endpoint's only model).
     """
 
-    model: str
+    model: str | None = None
     model_name: str | None = None
     data: str
     prompt: PromptSpec | None = None
@@ -58,9 +68,15 @@ class PairBenchmarkStage(BenchmarkGenerationKeys):
         check_scoring(value, info.data.get("backend", "hf"))
         return value
 
+    @model_validator(mode="after")
+    def _model_fits_backend(self) -> PairBenchmarkStage:
+        check_model(self.model, self.backend)
+        check_scoring(self.scoring, self.backend, self.endpoint)
+        return self
+
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return drop_default_scoring(handler(self))
+        return drop_unset(drop_default_scoring(handler(self)))
 
 
 @dataclass
@@ -114,18 +130,6 @@ def load_info(result: LoadResult, data: str) -> dict[str, Any]:
     return info
 
 
-def _generator_kwargs(stage: PairBenchmarkStage, seed: int) -> dict[str, Any]:
-    if stage.backend == "hf":
-        return {"dtype": stage.dtype}
-    return {
-        "dtype": stage.dtype,
-        "tensor_parallel_size": stage.tensor_parallel_size,
-        "gpu_memory_utilization": stage.gpu_memory_utilization,
-        "max_model_len": stage.max_model_len,
-        "seed": seed,
-    }
-
-
 def run_tag(stage: PairBenchmarkStage, spec: JudgeSpec, order_seed: int | None, sampling_seed: int) -> str:
     """A short hash of everything that decides the prompts and completions (names the partial file).
 
@@ -153,7 +157,7 @@ def judge_pairs(
 
     Usage: run = judge_pairs(stage, ctx, samples, order_seed=None)
     """
-    from judgerl.models.generation import SamplingSpec, make_generator
+    from judgerl.models.generation import SamplingSpec, generator_stats, make_generator
 
     if stage.prompt is not None and stage.prompt.hint != "none":
         raise ValueError(
@@ -175,10 +179,10 @@ def judge_pairs(
             old.unlink()
     clock = StageClock(ctx.path(f"predictions.partial.{tag}.seconds.json"), resume=ctx.resume)
     if generator is None:
-        generator = make_generator(stage.backend, stage.model, **_generator_kwargs(stage, ctx.seed))
-    generator = with_scoring(generator, stage.scoring, spec)
+        generator = make_generator(stage.backend, stage.model, **stage.generator_kwargs(ctx.seed))
+    backend = generator
     judgements = judge_samples(
-        TimedGenerator(generator, clock),
+        TimedGenerator(with_scoring(generator, stage.scoring, spec), clock),
         samples,
         spec,
         sampling,
@@ -187,7 +191,7 @@ def judge_pairs(
         both_orders=stage.both_orders,
     )
     header = {
-        "model": stage.model_name or stage.model,
+        "model": stage.model_name or stage.model or str(getattr(backend, "model", "")),
         "protocol": "both-orders" if stage.both_orders else "one-order",
         "order_seed": order_seed,
         "judge_spec": spec.name,
@@ -199,6 +203,9 @@ def judge_pairs(
             "backend": stage.backend,
         },
     }
+    decoding = generator_stats(backend, stage.backend)  # openai: requests, tokens, seconds
+    if decoding is not None:
+        header["decoding"] = decoding
     return JudgedRun(judgements, header, clock.total(), clock.attempt, spec)
 
 

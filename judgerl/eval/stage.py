@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, SerializerFunctionWrapHandler, ValidationInfo, field_validator, model_serializer
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from judgerl.core.config import StrictModel
 from judgerl.core.jsonl import write_json, write_jsonl, write_text_atomic
@@ -12,14 +19,23 @@ from judgerl.core.logging import get_logger
 from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.core.types import JudgeSample
-from judgerl.eval.logprob import Scoring, drop_default_scoring
+from judgerl.eval.logprob import Scoring, check_scoring, drop_default_scoring
 from judgerl.eval.metrics import metrics_table, pairwise_metrics
 from judgerl.eval.pairwise import judge_sample_rows, judgement_from_row
 from judgerl.eval.stage_clock import StageClock, TimedGenerator
 from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.files import JudgeSpecField, resolve_spec
 from judgerl.models.chat_templates import check_template_name
-from judgerl.models.decoding_config import Backend, DecodingSpec, check_backend, generator_kwargs
+from judgerl.models.decoding_config import (
+    Backend,
+    DecodingSpec,
+    EndpointSpec,
+    check_backend,
+    check_endpoint,
+    check_model,
+    drop_unset,
+    generator_kwargs,
+)
 
 log = get_logger("judgerl.eval")
 OUTPUTS = {"metrics": "metrics.json", "predictions": "predictions.jsonl", "table": "table.md"}
@@ -31,13 +47,17 @@ class EvalStage(StrictModel):
 
     `backend: speculative|judge` (AutoJudge, greedy only) needs `decoding: {draft, window,
     classifier (judge), threshold (judge, optional)}` (judgerl.models.decoding_config).
-    `scoring: logprob` (hf backend) picks the verdict sentence the judge finds most probable, after
-    its generated thinking for a thinking family (judgerl.eval.logprob), and reports calibration.
+    `backend: openai` needs `endpoint: {base_url, ...}`; `model` is then the served model's name
+    (omitted: the endpoint's only model) and `model_name` the name written to metrics.json.
+    `scoring: logprob` (hf backend, or openai with endpoint.tokenizer) picks the verdict sentence the
+    judge finds most probable, after its generated thinking for a thinking family
+    (judgerl.eval.logprob), and reports calibration.
     `chat_template` (a built-in name or a Jinja file) is used when the model's tokenizer has none.
     """
 
     kind: Literal["eval"] = "eval"
-    model: str
+    model: str | None = None
+    model_name: str | None = None
     data: str | dict[str, Any]
     prompt: PromptSpec | None = None
     judge_spec: JudgeSpecField = None
@@ -51,6 +71,7 @@ class EvalStage(StrictModel):
     dtype: str = "auto"
     scoring: Scoring = "generate"
     chat_template: str | None = None
+    endpoint: EndpointSpec | None = Field(None, validate_default=True)
 
     @field_validator("decoding")
     @classmethod
@@ -64,17 +85,28 @@ class EvalStage(StrictModel):
         backend = info.data.get("backend", "hf")
         if info.field_name == "chat_template":
             value = check_template_name(value)
-        if value not in (None, "generate") and backend != "hf":
-            raise ValueError(f"{info.field_name}: {value!r} needs backend: hf, got backend: {backend}")
+        allowed = ("hf", "openai") if info.field_name == "scoring" else ("hf",)
+        if value not in (None, "generate") and backend not in allowed:
+            raise ValueError(
+                f"{info.field_name}: {value!r} needs backend: {' or '.join(allowed)}, got backend: {backend}"
+            )
         return value
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_fits_backend(cls, value: EndpointSpec | None, info: ValidationInfo) -> EndpointSpec | None:
+        return check_endpoint(info.data.get("backend", "hf"), value)
+
+    @model_validator(mode="after")
+    def _model_fits_backend(self) -> EvalStage:
+        check_model(self.model, self.backend)
+        check_scoring(self.scoring, self.backend, self.endpoint)
+        return self
 
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         # the defaults are left out so that eval stages keep the config hash they had before these keys
-        data = drop_default_scoring(handler(self))
-        if isinstance(data, dict) and data.get("chat_template") is None:
-            data.pop("chat_template", None)
-        return data
+        return drop_unset(drop_default_scoring(handler(self)), ("chat_template", "endpoint", "model_name"))
 
 
 def _load_eval_samples(data: str | dict[str, Any]) -> list[JudgeSample]:
@@ -95,7 +127,7 @@ def run_eval(stage: EvalStage, ctx: StageContext) -> StageResult:
 
     Usage: run_eval(EvalStage(model="runs/quickstart/sft/checkpoint", data="test.jsonl"), ctx)
     """
-    from judgerl.models.generation import SamplingSpec, make_generator
+    from judgerl.models.generation import SamplingSpec, generator_stats, make_generator
 
     spec = resolve_spec(stage.judge_spec, stage.prompt, stage.model, f"stage {ctx.name}", log)
     samples = _load_eval_samples(stage.data)
@@ -104,17 +136,16 @@ def run_eval(stage: EvalStage, ctx: StageContext) -> StageResult:
     if not samples:
         raise ValueError(f"eval: no samples in {stage.data}")
     template = {"chat_template": stage.chat_template} if stage.chat_template else {}
-    generator = make_generator(
+    backend = make_generator(
         stage.backend,
         stage.model,
-        dtype=stage.dtype,
-        **template,
-        **generator_kwargs(stage.backend, stage.decoding),
+        **generator_kwargs(stage.backend, stage.decoding, stage.endpoint, dtype=stage.dtype, **template),
     )
+    generator: Any = backend
     if stage.scoring == "logprob":
         from judgerl.eval.logprob import LogprobJudge
 
-        generator = LogprobJudge(generator, spec)
+        generator = LogprobJudge(backend, spec)
     sampling = SamplingSpec(
         max_new_tokens=stage.max_new_tokens,
         temperature=stage.temperature,
@@ -139,11 +170,11 @@ def run_eval(stage: EvalStage, ctx: StageContext) -> StageResult:
     seconds = clock.total()
     judgements = [judgement_from_row(r) for r in rows]
     metrics = pairwise_metrics(judgements, spec.counting)
-    decoding_stats = getattr(generator, "stats", None)  # speculative / judge: accepted tokens per cycle, ...
-    if decoding_stats is not None:
-        metrics["decoding"] = {"backend": stage.backend, **decoding_stats.summary()}
+    decoding = generator_stats(backend, stage.backend)  # speculative: accepted tokens; openai: requests
+    if decoding is not None:
+        metrics["decoding"] = decoding
     metrics.update(
-        model=stage.model,
+        model=stage.model_name or stage.model or getattr(backend, "model", None),
         judge_spec=spec.name,
         seconds=round(seconds, 1),
         judging_attempts=clock.attempt,

@@ -24,6 +24,27 @@ def _common_prefix(seqs: list[list[int]]) -> int:
     return n
 
 
+def continuation_token_ids(
+    tokenizer: Any, context: str, continuations: list[str], add_special_tokens: bool = False
+) -> tuple[list[list[int]], int]:
+    """The token ids of each `context + continuation` (tokenized whole) and how many leading tokens all
+    of them share: the scored span of each starts there (ValueError when they cannot be compared).
+
+    Usage: seqs, shared = continuation_token_ids(tok, prompt, ["Response (a).", "Response (b)."])
+    """
+    if len(continuations) < 2:
+        raise ValueError("continuation_logprobs needs at least two continuations to compare")
+    seqs = [tokenizer(context + c, add_special_tokens=add_special_tokens)["input_ids"] for c in continuations]
+    if len({tuple(s) for s in seqs}) < len(seqs):
+        raise ValueError(f"continuations tokenize identically: {continuations}")
+    shared = _common_prefix(seqs)
+    if any(len(s) == shared for s in seqs):
+        raise ValueError(f"one continuation is a prefix of another: {continuations}")
+    if shared == 0:
+        raise ValueError("the context is empty after tokenization: nothing to condition the continuations on")
+    return [list(s) for s in seqs], shared
+
+
 @torch.inference_mode()
 def continuation_logprobs(
     model: Any, tokenizer: Any, context: str, continuations: list[str], add_special_tokens: bool = False
@@ -36,16 +57,7 @@ def continuation_logprobs(
 
     Usage: la, lb = continuation_logprobs(model, tok, prompt, ["Response (a) is better.", "Response (b) is better."])
     """
-    if len(continuations) < 2:
-        raise ValueError("continuation_logprobs needs at least two continuations to compare")
-    seqs = [tokenizer(context + c, add_special_tokens=add_special_tokens)["input_ids"] for c in continuations]
-    if len({tuple(s) for s in seqs}) < len(seqs):
-        raise ValueError(f"continuations tokenize identically: {continuations}")
-    shared = _common_prefix(seqs)
-    if any(len(s) == shared for s in seqs):
-        raise ValueError(f"one continuation is a prefix of another: {continuations}")
-    if shared == 0:
-        raise ValueError("the context is empty after tokenization: nothing to condition the continuations on")
+    seqs, shared = continuation_token_ids(tokenizer, context, continuations, add_special_tokens)
     device = next(model.parameters()).device
     prefix = torch.tensor([seqs[0][:shared]], device=device)
     out = model(input_ids=prefix, use_cache=True, logits_to_keep=1)

@@ -2,6 +2,8 @@
 
 judgerl run recipes/quickstart_dpo.yaml --only pairs
 judgerl stage recipes/think_j/qwen2.5-7b-dpo.yaml pairs stages.pairs.backend=vllm
+(or `backend: openai` with `endpoint: {base_url: ...}`: judge and critic are then model names the
+server serves, e.g. two LoRA adapters of one `vllm serve --enable-lora`)
 
 Critic mode: the judge judges every item once (at `temperature`); the critic is then run only
 where a branch needs it (the NEGATIVE hint where the judge was right, the POSITIVE hint where it
@@ -26,7 +28,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from judgerl.core.config import StrictModel
 from judgerl.core.errors import StageError
@@ -42,7 +51,16 @@ from judgerl.judge_spec.files import JudgeSpecField, resolve_spec
 from judgerl.judge_spec.reading import read
 from judgerl.judge_spec.render import judge_prompt
 from judgerl.judge_spec.spec import JudgeSpec
-from judgerl.models.decoding_config import Backend, DecodingSpec, check_backend, generator_kwargs
+from judgerl.models.decoding_config import (
+    Backend,
+    DecodingSpec,
+    EndpointSpec,
+    check_backend,
+    check_endpoint,
+    check_model,
+    drop_unset,
+    generator_kwargs,
+)
 
 log = get_logger("judgerl.pairs")
 OUTPUTS = {"pairs": "pairs.jsonl", "chosen_sft": "chosen_sft.jsonl", "stats": "stats.json"}
@@ -58,6 +76,7 @@ class PairsStage(StrictModel):
     `filters` is a list of {name, **options} run in order (judgerl.data_prep.pair_filters).
     `backend: speculative|judge` (AutoJudge, greedy: temperatures 0) needs `decoding: {draft, window,
     classifier (judge), threshold}` (judgerl.models.decoding_config); judge and critic share it.
+    `backend: openai` needs `endpoint: {base_url, ...}`; judge and critic name models it serves.
     """
 
     kind: Literal["pairs"] = "pairs"
@@ -82,6 +101,16 @@ class PairsStage(StrictModel):
     backend: Backend = "hf"
     decoding: DecodingSpec | None = Field(None, validate_default=True)
     dtype: str = "auto"
+    endpoint: EndpointSpec | None = Field(None, validate_default=True)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_fits_backend(cls, value: EndpointSpec | None, info: ValidationInfo) -> EndpointSpec | None:
+        return check_endpoint(info.data.get("backend", "hf"), value)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return drop_unset(handler(self))  # an unset endpoint keeps the config hash of older pairs stages
 
     @field_validator("decoding")
     @classmethod
@@ -98,6 +127,9 @@ class PairsStage(StrictModel):
 
     @model_validator(mode="after")
     def _mode_fits(self) -> PairsStage:
+        check_model(self.judge, self.backend, "judge")
+        if self.critic:
+            check_model(self.critic, self.backend, "critic")
         if self.mode == "critic" and not self.critic:
             raise ValueError("mode 'critic' needs a critic checkpoint (critic: ...), or use mode: judge_only")
         if self.mode == "judge_only" and self.critic:
@@ -263,7 +295,7 @@ def run_pairs(stage: PairsStage, ctx: StageContext) -> StageResult:
 
     Usage: result = run_pairs(PairsStage(judge=..., critic=..., data=...), StageContext("pairs", out_dir))
     """
-    from judgerl.models.generation import SamplingSpec, make_generator
+    from judgerl.models.generation import SamplingSpec, generator_stats, make_generator
 
     spec = resolve_spec(stage.judge_spec, stage.prompt, stage.judge, f"stage {ctx.name} (judge)", log)
     critic_spec = spec
@@ -297,13 +329,16 @@ def run_pairs(stage: PairsStage, ctx: StageContext) -> StageResult:
             batch_size=stage.batch_size,
         )
 
+    def load(model: str) -> Any:
+        kwargs = generator_kwargs(stage.backend, stage.decoding, stage.endpoint, dtype=stage.dtype)
+        return make_generator(stage.backend, model, **kwargs)
+
     start = time.time()
+    decoding: dict[str, Any] = {}
     judge_items = [(i, s, P.judge_prompt(s, spec)) for i, s in enumerate(samples)]
     n_judge = stage.samples_per_item if stage.mode == "judge_only" else 1
     if any((P.JUDGE, i) not in done for i, _, _ in judge_items):
-        generator = make_generator(
-            stage.backend, stage.judge, dtype=stage.dtype, **generator_kwargs(stage.backend, stage.decoding)
-        )
+        generator = load(stage.judge)
         generate_resumable(
             generator,
             P.JUDGE,
@@ -314,17 +349,14 @@ def run_pairs(stage: PairsStage, ctx: StageContext) -> StageResult:
             done,
             ctx.progress,
         )
+        if (counters := generator_stats(generator, stage.backend)) is not None:
+            decoding[P.JUDGE] = counters
         _free(generator)
     if stage.mode == "critic":
         assert stage.critic is not None
         critic_items = _critic_items(samples, done, spec, stage.match_strength, critic_spec)
         if any((role, i) not in done for i, _, _, role in critic_items):
-            generator = make_generator(
-                stage.backend,
-                stage.critic,
-                dtype=stage.dtype,
-                **generator_kwargs(stage.backend, stage.decoding),
-            )
+            generator = load(stage.critic)
             for role in (P.CRITIC_NEGATIVE, P.CRITIC_POSITIVE):
                 generate_resumable(
                     generator,
@@ -336,6 +368,8 @@ def run_pairs(stage: PairsStage, ctx: StageContext) -> StageResult:
                     done,
                     ctx.progress,
                 )
+            if (counters := generator_stats(generator, stage.backend)) is not None:
+                decoding["critic"] = counters
             _free(generator)
     generation_seconds = time.time() - start
 
@@ -354,6 +388,8 @@ def run_pairs(stage: PairsStage, ctx: StageContext) -> StageResult:
     }
     if filtered.examples:
         stats["filtered_examples"] = filtered.examples
+    if decoding:  # the openai backend's requests, tokens and seconds, by role
+        stats["decoding"] = decoding
 
     write_jsonl(
         ctx.path("generations.jsonl"), _generation_rows(samples, done, {P.JUDGE: spec, "critic": critic_spec})

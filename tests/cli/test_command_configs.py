@@ -58,7 +58,9 @@ def test_every_scaling_stage_key_has_a_flag() -> None:
     parser = build_parser()
     scaling = subcommand(parser, "scaling")
     dests = {a.dest for a in scaling._actions}
-    assert set(ScalingStage.model_fields) - {"kind"} <= dests
+    # the endpoint mapping is set by the endpoint flags (--base-url, --api-key-env, ...)
+    assert set(ScalingStage.model_fields) - {"kind", "endpoint"} <= dests
+    assert {"base_url", "api_key_env", "concurrency"} <= dests
 
 
 def test_every_probe_train_key_has_a_flag() -> None:

@@ -15,7 +15,7 @@ from judgerl.data_prep.sources.base import seeded_flip
 from judgerl.data_prep.sources.rewardbench import load_rewardbench, load_rewardbench2
 from judgerl.eval.rewardbench.resumable import generate_resumable
 from judgerl.eval.rewardbench.scoring import V1_SECTIONS, V1_SUBSETS
-from judgerl.eval.rewardbench.stage import OUTPUTS, RewardBenchStage, generator_kwargs, run_rewardbench
+from judgerl.eval.rewardbench.stage import OUTPUTS, RewardBenchStage, run_rewardbench
 from judgerl.eval.rewardbench.v1 import official_layout
 from judgerl.eval.rewardbench.v2 import ranking_layout
 
@@ -337,7 +337,7 @@ def test_stage_kind_recipe_validation_and_the_vllm_boundary(tmp_path: Path) -> N
     with pytest.raises(RecipeError, match=r"stages\.rb\.version = 3"):
         validate_recipe(raw)
     vllm_stage = RewardBenchStage(model="m", backend="vllm", tensor_parallel_size=4, max_model_len=8192)
-    assert generator_kwargs(vllm_stage, 5) == {
+    assert vllm_stage.generator_kwargs(5) == {
         "dtype": "auto",
         "tensor_parallel_size": 4,
         "gpu_memory_utilization": 0.9,

@@ -212,9 +212,10 @@ def test_cli_eval_takes_the_draft_backends(
     assert "needs decoding.classifier" in capsys.readouterr().err
     assert main([*common, "--classifier", spec_setup["classifier"]]) == 2
     assert "--classifier and --threshold need --draft" in capsys.readouterr().err
-    # draft decoding is pairwise only: `judgerl eval rewardbench` offers hf and vllm
+    # draft decoding is pairwise only: `judgerl eval rewardbench` offers hf, vllm and openai
     with pytest.raises(SystemExit) as e:
         main(["eval", "rewardbench", "--model", "m", "--backend", "judge"])
     assert (
-        e.value.code == 2 and "invalid choice: 'judge' (choose from 'hf', 'vllm')" in capsys.readouterr().err
+        e.value.code == 2
+        and "invalid choice: 'judge' (choose from 'hf', 'vllm', 'openai')" in capsys.readouterr().err
     )

@@ -27,5 +27,5 @@ def test_backends_resolve_by_name_and_unknown_kinds_list_the_known_ones() -> Non
 
     assert GENERATORS.get("hf") is make_hf_generator
     assert GENERATORS.get("speculative") is make_lossless_generator
-    with pytest.raises(ValueError, match=r"one of hf, judge, speculative, vllm, got 'onnx'"):
+    with pytest.raises(ValueError, match=r"one of hf, judge, openai, speculative, vllm, got 'onnx'"):
         make_generator("onnx", "nowhere")

@@ -25,6 +25,7 @@ carries a hash of everything that decides the prompts, so a changed seed never r
 
 judgerl eval rewardbench --model runs/quickstart/sft/checkpoint --data rb_v1.parquet
 judgerl eval rewardbench --model Qwen/Qwen2.5-7B-Instruct --backend vllm --version 2
+judgerl eval rewardbench --backend openai --base-url http://127.0.0.1:8000/v1 --data rb_v1.parquet
 """
 
 from __future__ import annotations
@@ -33,7 +34,13 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import SerializerFunctionWrapHandler, ValidationInfo, field_validator, model_serializer
+from pydantic import (
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from judgerl.core.jsonl import write_json, write_jsonl, write_text_atomic
 from judgerl.core.logging import get_logger
@@ -56,6 +63,7 @@ from judgerl.eval.stage_clock import StageClock, TimedGenerator
 from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.files import JudgeSpecField, resolve_spec
 from judgerl.judge_spec.spec import JudgeSpec
+from judgerl.models.decoding_config import check_model, drop_unset
 
 log = get_logger("judgerl.eval")
 OUTPUTS = {
@@ -72,11 +80,12 @@ class RewardBenchStage(BenchmarkGenerationKeys):
 
     `data`: None (the hub dataset of `version`), a hub id, a local .jsonl/.json/.parquet file in
     the RewardBench columns (v1 also takes a judgerl sample JSONL), or (v1) a source mapping such
-    as {kind: llmbar, dir_path: ...}. `order_seed` defaults to the recipe seed.
+    as {kind: llmbar, dir_path: ...}. `order_seed` defaults to the recipe seed. With `backend: openai`
+    `model` is the served model's name (omitted: the endpoint's only model).
     """
 
     kind: Literal["rewardbench"] = "rewardbench"
-    model: str
+    model: str | None = None
     model_name: str | None = None
     data: str | dict[str, Any] | None = None
     split: str | None = None
@@ -98,34 +107,23 @@ class RewardBenchStage(BenchmarkGenerationKeys):
             raise ValueError("scoring: 'logprob' reads the pairwise verdict sentence: RewardBench v1 only")
         return value
 
+    @model_validator(mode="after")
+    def _model_fits_backend(self) -> RewardBenchStage:
+        check_model(self.model, self.backend)
+        check_scoring(self.scoring, self.backend, self.endpoint)
+        return self
+
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return drop_default_scoring(handler(self))
-
-
-def generator_kwargs(stage: RewardBenchStage, seed: int) -> dict[str, Any]:
-    """The keyword arguments `make_generator(stage.backend, stage.model, **kw)` gets.
-
-    >>> generator_kwargs(RewardBenchStage(model="m", backend="vllm", tensor_parallel_size=4), 0)["tensor_parallel_size"]
-    4
-
-    Usage: generator = make_generator(stage.backend, stage.model, **generator_kwargs(stage, ctx.seed))
-    """
-    if stage.backend == "hf":
-        return {"dtype": stage.dtype}
-    return {
-        "dtype": stage.dtype,
-        "tensor_parallel_size": stage.tensor_parallel_size,
-        "gpu_memory_utilization": stage.gpu_memory_utilization,
-        "max_model_len": stage.max_model_len,
-        "seed": seed,
-    }
+        return drop_unset(drop_default_scoring(handler(self)))
 
 
 def _run_tag(stage: RewardBenchStage, spec: JudgeSpec, order_seed: int, sampling_seed: int) -> str:
     """A short hash of everything that decides the prompts and completions (names the partial file)."""
+    # the endpoint's URL and connection settings do not decide the completions: a server moved to
+    # another port resumes the same partial file
     key = stage.model_dump(
-        exclude={"plots", "batch_size", "model_name", "on_bad_row", "prompt", "judge_spec"}
+        exclude={"plots", "batch_size", "model_name", "on_bad_row", "endpoint", "prompt", "judge_spec"}
     )
     key.update(judge_spec=spec.model_dump(mode="json"), order_seed=order_seed, sampling_seed=sampling_seed)
     if stage.version == 2:
@@ -143,7 +141,7 @@ def run_rewardbench(stage: RewardBenchStage, ctx: StageContext, generator: Any =
 
     Usage: run_rewardbench(RewardBenchStage(model="runs/x/sft/checkpoint", data="rb.jsonl"), ctx)
     """
-    from judgerl.models.generation import SamplingSpec, make_generator
+    from judgerl.models.generation import SamplingSpec, generator_stats, make_generator
 
     if stage.prompt is not None and stage.prompt.hint != "none":
         raise ValueError(
@@ -176,7 +174,9 @@ def run_rewardbench(stage: RewardBenchStage, ctx: StageContext, generator: Any =
     # judging seconds summed over every attempt of the stage, not only the resumed one
     clock = StageClock(ctx.path(f"predictions.partial.{tag}.seconds.json"), ctx.resume)
     if generator is None:
-        generator = make_generator(stage.backend, stage.model, **generator_kwargs(stage, ctx.seed))
+        generator = make_generator(stage.backend, stage.model, **stage.generator_kwargs(ctx.seed))
+    backend = generator
+    model_name = stage.model_name or stage.model or str(getattr(backend, "model", ""))
     generator = with_scoring(generator, stage.scoring, spec)
     chunk = max(128, stage.batch_size)
     generator = TimedGenerator(generator, clock)
@@ -197,7 +197,6 @@ def run_rewardbench(stage: RewardBenchStage, ctx: StageContext, generator: Any =
         n_generated = len(requests)
         protocol = stage.v2_mode
     seconds = clock.total()
-    model_name = stage.model_name or stage.model
     metrics: dict[str, Any] = {
         "benchmark": "rewardbench",
         "version": stage.version,
@@ -228,6 +227,9 @@ def run_rewardbench(stage: RewardBenchStage, ctx: StageContext, generator: Any =
     }
     if stage.version == 1:
         metrics["example_counts"] = V1_EXAMPLE_COUNTS
+    decoding = generator_stats(backend, stage.backend)  # openai: requests, tokens, seconds
+    if decoding is not None:
+        metrics["decoding"] = decoding
     write_jsonl(ctx.path(OUTPUTS["predictions"]), predictions)
     write_json(ctx.path(OUTPUTS["metrics"]), metrics)
     subset_scores = {k: v["accuracy"] for k, v in metrics["subsets"].items()}

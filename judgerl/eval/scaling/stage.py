@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer
+from pydantic import Field, SerializerFunctionWrapHandler, ValidationInfo, field_validator, model_serializer
 
 from judgerl.core.config import StrictModel
 from judgerl.core.errors import DataError, RecipeError
@@ -54,6 +54,7 @@ from judgerl.eval.scaling.report import PERFECT, ScalingSweep, points_report, wr
 from judgerl.eval.scaling.theory import DeltaPoint, TieRule, fit_inverse_square, pass_at_k, sweep
 from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.files import JudgeSpecField
+from judgerl.models.decoding_config import EndpointSpec, check_endpoint, drop_unset, generator_kwargs
 
 log = get_logger("judgerl.scaling")
 OUTPUTS = {
@@ -80,7 +81,9 @@ class ScalingStage(StrictModel):
     "share" the selection, or the "first" takes it), `answer_extraction` (how GSM8K answers are
     read: judgerl's "last" order or the seed's "first"), `prm_steps` ("lines" or the seed's
     "equals" sentences) and `judge_noise` (eps levels: every judge also scored r + 10*eps*N(0, 1),
-    clamped to [0, 10], seeded; 0 is the judge as it is).
+    clamped to [0, 10], seeded; 0 is the judge as it is). `backend: openai` (with `endpoint:
+    {base_url, ...}`) asks a server for the policy's candidates and the generative and pairwise
+    judges' outputs: `policy` and the judges' PATHs are then model names it serves.
     """
 
     kind: Literal["scaling"] = "scaling"
@@ -105,7 +108,7 @@ class ScalingStage(StrictModel):
     judge_noise: list[float] = Field(default_factory=lambda: [0.0], min_length=1)
     prompt: PromptSpec | None = None
     judge_spec: JudgeSpecField = None
-    backend: Literal["hf", "vllm"] = "hf"
+    backend: Literal["hf", "vllm", "openai"] = "hf"
     dtype: str = "auto"
     device: str = "auto"
     batch_size: int = Field(32, ge=1)
@@ -117,6 +120,12 @@ class ScalingStage(StrictModel):
     trust_remote_code: bool = False
     http_timeout: float = Field(30.0, gt=0)
     http_retries: int = Field(3, ge=0)
+    endpoint: EndpointSpec | None = Field(None, validate_default=True)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_fits_backend(cls, value: EndpointSpec | None, info: ValidationInfo) -> EndpointSpec | None:
+        return check_endpoint(info.data.get("backend", "hf"), value)
 
     @field_validator("judges")
     @classmethod
@@ -148,9 +157,9 @@ class ScalingStage(StrictModel):
 
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # the seed-rule keys at their defaults are left out, so scaling stages keep the config hash
-        # they had before the keys existed
-        data = handler(self)
+        # an unset endpoint and the seed-rule keys at their defaults are left out, so scaling stages
+        # keep the config hash they had before the keys existed
+        data = drop_unset(handler(self))
         if isinstance(data, dict):
             for key, default in _SEED_RULE_DEFAULTS.items():
                 if data.get(key) == default:
@@ -202,9 +211,10 @@ def load_candidates(stage: ScalingStage, ctx: StageContext) -> CandidateLoad:
         from judgerl.models.generation import SamplingSpec, make_generator
 
         problems = read_problems(stage.problems, stage.on_bad_row)[: stage.max_prompts]
-        kwargs: dict[str, Any] = {"dtype": stage.dtype} | (
+        local: dict[str, Any] = {"dtype": stage.dtype} | (
             {"device": stage.device} if stage.backend == "hf" else {}
         )
+        kwargs = generator_kwargs(stage.backend, endpoint=stage.endpoint, **local)
         generator = make_generator(stage.backend, stage.policy, **kwargs)
         sampling = SamplingSpec(
             max_new_tokens=stage.policy_max_new_tokens,
@@ -276,6 +286,7 @@ def judge_options(stage: ScalingStage, seed: int, progress: bool) -> JudgeOption
         http_retries=stage.http_retries,
         seed=seed,
         progress=progress,
+        endpoint=stage.endpoint,
     )
 
 

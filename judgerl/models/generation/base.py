@@ -66,6 +66,19 @@ class Generator(Protocol):
         ...
 
 
+def generator_stats(generator: Any, backend: str) -> dict[str, Any] | None:
+    """A stage's metrics["decoding"]: the backend and the generator's own counters, when it keeps them
+    (`stats.summary()`: the speculative decoders' accepted tokens, the openai backend's requests,
+    tokens and seconds); None for a backend without counters.
+
+    Usage: if (decoding := generator_stats(generator, stage.backend)): metrics["decoding"] = decoding
+    """
+    stats = getattr(generator, "stats", None)
+    if stats is None or not callable(getattr(stats, "summary", None)):
+        return None
+    return {"backend": backend, **stats.summary()}
+
+
 def render_prompts(tokenizer: PreTrainedTokenizerBase, prompts: Prompts) -> list[str]:
     """Render chat-message prompts with the chat template (generation prompt added); strings pass through.
 

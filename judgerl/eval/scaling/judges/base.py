@@ -116,6 +116,7 @@ class JudgeOptions:
     answer_extraction: AnswerOrder = "last"
     seed: int = 0
     progress: bool = True
+    endpoint: Any = None  # backend openai: the EndpointSpec of the server the judges' models are on
 
 
 class JudgeBuilder(Protocol):
@@ -131,13 +132,16 @@ class JudgeBuilder(Protocol):
 
 
 def generator_for(path: str, options: JudgeOptions) -> Any:
-    """The generation backend `options` name, loaded from `path` (model-backed judges share it).
+    """The generation backend `options` name, loaded from `path` (model-backed judges share it); with
+    backend openai `path` is the name of a model the options' endpoint serves.
 
     Usage: generator = generator_for("runs/quickstart/sft/checkpoint", JudgeOptions(device="cpu"))
     """
+    from judgerl.models.decoding_config import generator_kwargs
     from judgerl.models.generation import make_generator
 
-    kwargs: dict[str, Any] = {"dtype": options.dtype}
+    local: dict[str, Any] = {"dtype": options.dtype}
     if options.backend == "hf":
-        kwargs["device"] = options.device
-    return make_generator(options.backend, path, **kwargs)  # type: ignore[arg-type]
+        local["device"] = options.device
+    kwargs = generator_kwargs(options.backend, endpoint=options.endpoint, **local)
+    return make_generator(options.backend, path, **kwargs)
