@@ -144,14 +144,18 @@ class LinearProbe:
         return self.classes[idx]
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """Class probabilities (n, k): logistic regression's own; for an SVM a sigmoid/softmax of its
-        margins (for one-vs-one, of sklearn's one-vs-rest scores): monotone, not calibrated.
+        """Class probabilities (n, k): logistic regression's own (softmax, or normalised sigmoids for a
+        one-vs-rest fit, meta multi_class "ovr"); for an SVM a sigmoid/softmax of its margins (for
+        one-vs-one, of sklearn's one-vs-rest scores): monotone, not calibrated.
 
         Usage: probe.predict_proba(features)
         """
         z = self.decision_function(x)
         if self.one_vs_one:
             return _softmax(self._ovr_scores(z))
+        if self.meta.get("multi_class") == "ovr" and not self.binary:
+            p = _sigmoid(z)  # a one-vs-rest logistic regression (sklearn's liblinear / multi_class="ovr")
+            return p / p.sum(axis=1, keepdims=True)
         if self.binary:
             p = _sigmoid(z)
             return np.stack([1.0 - p, p], axis=1)

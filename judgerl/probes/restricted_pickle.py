@@ -28,6 +28,7 @@ spell bytes as calls to _codecs.encode, which is refused.
 from __future__ import annotations
 
 import io
+import math
 import os
 import pickle
 import re
@@ -170,7 +171,7 @@ class ArrayRecord:
         dtype = self.dtype.numeric()
         if not isinstance(self.raw, (bytes, bytearray)):
             raise ValueError(f"array of {self.dtype.spec} holds {type(self.raw).__name__}, not bytes")
-        count = int(np.prod(self.shape, dtype=np.int64))
+        count = math.prod(self.shape)
         if len(self.raw) != count * dtype.itemsize:
             raise ValueError(
                 f"array of shape {self.shape} needs {count * dtype.itemsize} bytes, has {len(self.raw)}"

@@ -110,6 +110,18 @@ def test_converted_classifier_predicts_what_sklearn_predicts(
     assert probe.meta["aspect"] == "logicality" and probe.meta["model_id"] == "Qwen/Qwen3-1.7B"
 
 
+def test_one_vs_rest_logistic_regression_probabilities_are_normalised_sigmoids() -> None:
+    from judgerl.probes.linear import LinearProbe
+
+    meta = {"classifier": "logreg", "multi_class": "ovr"}
+    probe = LinearProbe(
+        np.zeros(1), np.ones(1), np.array([[1.0], [0.0], [-1.0]]), np.zeros(3), np.array([1, 2, 3]), meta
+    )
+    s = 1 / (1 + np.exp(-np.array([2.0, 0.0, -2.0])))  # the three scores at x = 2
+    assert np.allclose(probe.predict_proba(np.array([[2.0]]))[0], s / s.sum())
+    assert probe.predict(np.array([[2.0], [-2.0]])).tolist() == [1, 3]
+
+
 def test_svc_classes_first_seen_out_of_order_still_vote_like_libsvm(tmp_path) -> None:
     x, y = _data(5, seed=3)
     order = np.argsort(-y, kind="stable")  # class 5 first in the training data
