@@ -2,8 +2,8 @@
 
 INSPECTOR's scripts read and write one JSON list of {question, prediction} objects
 (`Meta-Llama-3-8B-Instruct_gsm8k_results.json`); judgerl's own files are JSONL. Files with a
-known suffix are read by the one file reader (`judgerl.data_prep.sources.readers.read_rows`); a
-`.json` file that holds JSON lines, and a file with any other suffix, are told apart by their
+known suffix are read by the one file reader (`judgerl.data_prep.sources.readers.read_rows`,
+which also reads a `.json` file of JSON lines); a file with any other suffix is told apart by its
 first character ('[' a JSON list, else JSON lines). Output follows the suffix of the path written:
 `.json` gives a JSON list (what INSPECTOR's quick_eval writes), anything else JSON lines.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from judgerl.core.errors import DataError
-from judgerl.core.jsonl import write_json, write_jsonl
+from judgerl.core.jsonl import read_jsonl, write_json, write_jsonl
 from judgerl.data_prep.sources.base import BadRow
 from judgerl.data_prep.sources.readers import SUFFIXES, read_rows
 
@@ -25,21 +25,7 @@ from judgerl.data_prep.sources.readers import SUFFIXES, read_rows
 def _first_char(file: Path) -> str:
     with open(file, "rb") as f:
         head = f.read(4096)
-    text = head.decode("utf-8-sig", errors="replace").lstrip()
-    return text[:1]
-
-
-def _json_lines(file: Path) -> list[Any]:
-    rows: list[Any] = []
-    with open(file, encoding="utf-8-sig") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                rows.append(BadRow(f"line {line_no} is not valid JSON ({exc.msg})"))
-    return rows
+    return head.decode("utf-8-sig", errors="replace").lstrip()[:1]
 
 
 def read_raw_rows(path: str | os.PathLike[str]) -> list[Any]:
@@ -50,24 +36,14 @@ def read_raw_rows(path: str | os.PathLike[str]) -> list[Any]:
     file = Path(path)
     if not file.is_file():
         raise DataError(f"{file}: no such file")
-    suffix = file.suffix.lower()
-    if suffix in SUFFIXES and suffix != ".json":
-        return read_rows(file)
-    first = _first_char(file)
-    if first == "[":
-        if suffix == ".json":
-            return read_rows(file)
-        try:
-            data = json.loads(file.read_text(encoding="utf-8-sig"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise DataError(f"{file}: starts like a JSON list but is not valid JSON ({exc})") from None
-        return list(data)
-    if suffix == ".json":
-        try:
-            return read_rows(file)  # {"data": [...]}
-        except DataError:
-            pass  # JSON lines saved as .json: read line by line below
-    return _json_lines(file)
+    if file.suffix.lower() in SUFFIXES:
+        return read_rows(file)  # a .json holding JSON lines is read as JSON lines there
+    try:
+        if _first_char(file) == "[":
+            return list(json.loads(file.read_text(encoding="utf-8-sig")))
+        return read_jsonl(file)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataError(f"{file}: neither a JSON list nor JSON lines ({exc})") from None
 
 
 def read_sample_rows(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
