@@ -1,4 +1,5 @@
-"""Probe test fixtures: a tiny causal model saved to disk, and features computed INSPECTOR's way."""
+"""Probe test fixtures: one torch thread per test, a tiny causal model saved to disk, and features
+computed INSPECTOR's way."""
 
 from __future__ import annotations
 
