@@ -8,6 +8,7 @@ in every probe file). The labelling variant asks a strong judge for a justificat
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 ASPECTS: tuple[str, ...] = (
@@ -17,8 +18,10 @@ ASPECTS: tuple[str, ...] = (
     "fluency",
     "factuality",
 )
-Template = Literal["aspect", "plain"]
-TEMPLATES: tuple[str, ...] = ("aspect", "plain")
+Template = Literal["aspect", "plain", "custom"]
+TEMPLATES: tuple[str, ...] = ("aspect", "plain", "custom")
+PLACEHOLDERS: tuple[str, str] = ("{question}", "{prediction}")
+_PLACEHOLDER = re.compile(r"\{question\}|\{prediction\}")
 
 ASPECT_DEFINITIONS: dict[str, tuple[str, str]] = {
     "semantic_consistency": (
@@ -97,12 +100,43 @@ def labelling_prompt(question: str, prediction: str, aspect: str) -> str:
     return aspect_prompt(question, prediction, aspect, ending=LABEL_ENDING)
 
 
-def probe_text(question: str, prediction: str, aspect: str, template: str = "aspect") -> str:
+def check_custom_prompt(prompt: object, where: str = "prompt") -> str:
+    """Return `prompt` if it is a string holding both {question} and {prediction}, else raise ValueError.
+
+    >>> check_custom_prompt("Q: {question}\\nA: {prediction}")
+    'Q: {question}\\nA: {prediction}'
+    """
+    if not isinstance(prompt, str):
+        raise ValueError(
+            f"{where} must be a string with {PLACEHOLDERS[0]} and {PLACEHOLDERS[1]}, got {prompt!r:.60}"
+        )
+    missing = [p for p in PLACEHOLDERS if p not in prompt]
+    if missing:
+        raise ValueError(f"{where} lacks the placeholder(s) {', '.join(missing)}: {prompt[:80]!r}")
+    return prompt
+
+
+def fill_custom_prompt(prompt: str, question: str, prediction: str) -> str:
+    """`prompt` with {question} and {prediction} replaced in one pass (a response that itself holds
+    "{question}" is left as written; linear in the text).
+
+    >>> fill_custom_prompt("Q: {question} A: {prediction}", "2+2?", "{question} 4")
+    'Q: 2+2? A: {question} 4'
+    """
+    values = {PLACEHOLDERS[0]: question, PLACEHOLDERS[1]: prediction}
+    return _PLACEHOLDER.sub(lambda m: values[m.group(0)], prompt)
+
+
+def probe_text(
+    question: str, prediction: str, aspect: str, template: str = "aspect", prompt: str | None = None
+) -> str:
     """The text whose hidden states a probe reads.
 
     "aspect" renders the ROSCOE prompt (the aspect must be one of the five); "plain" is the
     question and the response separated by a blank line, for single-column probes such as
-    `is_correct`, whose name is not an aspect.
+    `is_correct`, whose name is not an aspect; "custom" fills `prompt`, a text with {question}
+    and {prediction} saved in the probe (a converted INSPECTOR classifier reads INSPECTOR's own
+    prompt, which the user supplies).
 
     >>> probe_text("What is 2+2?", "4", "is_correct", "plain")
     'What is 2+2?\\n\\n4'
@@ -111,4 +145,8 @@ def probe_text(question: str, prediction: str, aspect: str, template: str = "asp
         return aspect_prompt(question, prediction, aspect)
     if template == "plain":
         return f"{question}\n\n{prediction}"
+    if template == "custom":
+        return fill_custom_prompt(
+            check_custom_prompt(prompt, f"the prompt of probe {aspect!r}"), question, prediction
+        )
     raise ValueError(f"template must be one of {', '.join(TEMPLATES)}; got {template!r}")

@@ -4,6 +4,11 @@ Features never depend on batch size or padding side: pooling masks padding (the 
 averaged over pad tokens too, so its training and inference features differed), and position ids
 are computed from the attention mask, so a left-padded causal model sees the same positions as an
 unpadded one. Everything runs in float32.
+
+Layers are numbered as `hidden_states` is indexed: 0 is the embedding output, l the output of
+block l. INSPECTOR numbers blocks from 0 (its layer l is hidden_states[l + 1]); give
+`numbering="inspector"` to `resolve_layers` to use its numbers. Texts are cut at `max_length`
+tokens, by default the model's context; every cut is counted and logged, never silent.
 """
 
 from __future__ import annotations
@@ -23,10 +28,13 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTo
 
 from judgerl.core.logging import get_logger
 from judgerl.probes.cache import FeatureCache, array_name, text_hash
+from judgerl.probes.truncation import Truncation
 
 log = get_logger("judgerl.probe")
 
 Pooling = Literal["mean", "last", "min", "max", "concat"]
+LayerNumbering = Literal["hidden_states", "inspector"]
+LAYER_NUMBERINGS: tuple[str, ...] = ("hidden_states", "inspector")
 POOLINGS: tuple[str, ...] = ("mean", "last", "min", "max", "concat")
 BASE_POOLINGS: tuple[str, ...] = ("mean", "last", "min", "max")
 # A shard is written after this many new texts: an interrupted run loses at most this much work.
@@ -42,6 +50,45 @@ def check_pooling(pooling: str) -> str:
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}; got {pooling!r}")
     return pooling
+
+
+def resolve_layer_spec(
+    layers: int | str | Sequence[int | str], num_layers: int, numbering: LayerNumbering = "hidden_states"
+) -> list[int]:
+    """hidden_states indices of a layer spec for a model of `num_layers` blocks (see
+    `FeatureExtractor.resolve_layers`); duplicates dropped, order kept.
+
+    >>> resolve_layer_spec([0, -1, "middle"], 6), resolve_layer_spec([0, 5, -1], 6, "inspector")
+    ([0, 6, 3], [1, 6])
+    """
+    if numbering not in LAYER_NUMBERINGS:
+        raise ValueError(f"layer numbering must be one of {', '.join(LAYER_NUMBERINGS)}; got {numbering!r}")
+    items: Sequence[int | str] = [layers] if isinstance(layers, (int, str)) else layers
+    seed = numbering == "inspector"
+    n = num_layers
+    out: list[int] = []
+    for item in items:
+        if item == "all":
+            out.extend(range(1 if seed else 0, n + 1))
+            continue
+        if item == "middle":
+            out.append(n // 2)
+            continue
+        try:
+            layer = int(item)
+        except (TypeError, ValueError):
+            raise ValueError(f"layer {item!r}: expected an int, 'all' or 'middle'") from None
+        if seed:
+            if not -n <= layer <= n - 1:
+                raise ValueError(
+                    f"INSPECTOR layer {layer} is out of range for a {n}-block model (0..{n - 1} or -1..-{n})"
+                )
+            out.append(layer + 1 if layer >= 0 else layer % (n + 1))
+            continue
+        if not -(n + 1) <= layer <= n:
+            raise ValueError(f"layer {layer} is out of range for a {n}-block model (0..{n} or -1..-{n + 1})")
+        out.append(layer % (n + 1))
+    return list(dict.fromkeys(out))
 
 
 def pool_hidden(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
@@ -103,6 +150,26 @@ def load_encoder(
     return model.to(device).eval(), tokenizer
 
 
+def model_context(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> int:
+    """The longest input `model` takes: its config's max_position_embeddings, else the tokenizer's
+    model_max_length when that is a real limit; ValueError when neither says.
+
+    Usage: FeatureExtractor(..., max_length=model_context(model, tok))
+    """
+    cfg = getattr(model.config, "text_config", None) or model.config
+    for key in ("max_position_embeddings", "n_positions", "max_sequence_length"):
+        value = getattr(cfg, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(limit, int) and 0 < limit < 10**7:  # transformers' "no limit" is a huge sentinel
+        return limit
+    raise ValueError(
+        f"cannot tell the context length of {type(model).__name__}: its config has no "
+        "max_position_embeddings and its tokenizer no model_max_length; give max_length"
+    )
+
+
 @dataclass
 class FeatureExtractor:
     """Hidden-state features of one model: `extract(texts, layers, pooling)` -> {layer: (n, d) float32}.
@@ -110,6 +177,8 @@ class FeatureExtractor:
     Layer 0 is the embedding output and layer L the last block's output (the `hidden_states`
     convention); negative layers count from the end. `model_id` names the model in the cache key;
     a local folder's weights are fingerprinted too, so a retrained checkpoint never hits old rows.
+    `max_length` None means the model's context (`model_context`); texts longer than max_length
+    tokens are cut, counted in `last_truncation` / `truncation` and logged as a warning.
 
     Usage: fx = FeatureExtractor.load("path/to/model", cache_dir="runs/cache"); fx.extract(texts, [3], "mean")
     """
@@ -117,13 +186,17 @@ class FeatureExtractor:
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
     model_id: str
-    max_length: int = 512
+    max_length: int | None = None
     batch_size: int = 16
     padding_side: Literal["left", "right"] = "right"
     cache_dir: str | None = None
     _cache: FeatureCache | None = field(default=None, init=False, repr=False)
+    last_truncation: Truncation = field(default_factory=Truncation, init=False)
+    truncation: Truncation = field(default_factory=Truncation, init=False)
 
     def __post_init__(self) -> None:
+        if self.max_length is None:
+            self.max_length = model_context(self.model, self.tokenizer)
         if self.max_length < 1 or self.batch_size < 1:
             raise ValueError(
                 f"max_length and batch_size must be >= 1, got {self.max_length}, {self.batch_size}"
@@ -158,31 +231,18 @@ class FeatureExtractor:
         cfg = getattr(cfg, "text_config", None) or cfg
         return int(cfg.num_hidden_layers)
 
-    def resolve_layers(self, layers: int | str | Sequence[int | str]) -> list[int]:
-        """Normalise a layer spec: an int (negative from the end), "all", "middle", or a list of those.
+    def resolve_layers(
+        self, layers: int | str | Sequence[int | str], numbering: LayerNumbering = "hidden_states"
+    ) -> list[int]:
+        """Normalise a layer spec to hidden_states indices: an int (negative from the end), "all",
+        "middle", or a list of those.
+
+        With `numbering="inspector"` the ints are INSPECTOR's block numbers (0..L-1, its l is
+        hidden_states[l + 1]) and "all" means the L blocks without the embeddings.
 
         Usage: fx.resolve_layers([-1, "middle"]) -> [6, 3] for a 6-block model
         """
-        items: Sequence[int | str] = [layers] if isinstance(layers, (int, str)) else layers
-        out: list[int] = []
-        n = self.num_layers
-        for item in items:
-            if item == "all":
-                out.extend(range(n + 1))
-                continue
-            if item == "middle":
-                out.append(n // 2)
-                continue
-            try:
-                layer = int(item)
-            except (TypeError, ValueError):
-                raise ValueError(f"layer {item!r}: expected an int, 'all' or 'middle'") from None
-            if not -(n + 1) <= layer <= n:
-                raise ValueError(
-                    f"layer {layer} is out of range for a {n}-block model (0..{n} or -1..-{n + 1})"
-                )
-            out.append(layer % (n + 1))
-        return list(dict.fromkeys(out))
+        return resolve_layer_spec(layers, self.num_layers, numbering)
 
     def _backbone(self) -> Any:
         if getattr(self.model.config, "is_encoder_decoder", False):
@@ -214,11 +274,31 @@ class FeatureExtractor:
         return arrays
 
     def _tokenize(self, texts: list[str]) -> list[dict[str, list[int]]]:
-        enc = self.tokenizer(texts, truncation=True, max_length=self.max_length, padding=False)
+        """Encodings of `texts`, each cut at max_length tokens; the cuts are counted in last_truncation."""
+        assert self.max_length is not None
+        # Uncut first, to count what max_length cuts; the long ones are encoded again with the
+        # tokenizer's own truncation, which keeps its special tokens (e.g. a final [SEP]).
+        enc = self.tokenizer(texts, truncation=False, padding=False, verbose=False)
         rows = [{k: enc[k][i] for k in enc} for i in range(len(texts))]
+        lengths = [len(r["input_ids"]) for r in rows]
+        long = [i for i, n in enumerate(lengths) if n > self.max_length]
+        if long:
+            cut = self.tokenizer(
+                [texts[i] for i in long], truncation=True, max_length=self.max_length, padding=False
+            )
+            for j, i in enumerate(long):
+                rows[i] = {k: cut[k][j] for k in cut}
         for i, row in enumerate(rows):
             if not row["input_ids"]:
                 raise ValueError(f"text #{i} has no tokens (empty text?): {texts[i][:60]!r}")
+        self.last_truncation = Truncation(len(texts), len(long), max(lengths, default=0))
+        self.truncation.add(self.last_truncation)
+        if long:
+            log.warning(
+                f"{self.model_id}: {len(long)} of {len(texts)} texts are longer than max_length "
+                f"{self.max_length} tokens and were cut (longest {self.last_truncation.longest}); "
+                "raise max_length (default: the model's context) to keep them whole"
+            )
         return rows
 
     def extract(
@@ -232,7 +312,8 @@ class FeatureExtractor:
         """Pooled features per layer: {layer: float32 array (len(texts), d)}, rows in input order.
 
         Cached rows are read back; the rest are computed in length-sorted batches (a tqdm bar)
-        and written to the cache every FLUSH_EVERY texts.
+        and written to the cache every FLUSH_EVERY texts. `last_truncation` counts the texts cut
+        at max_length (cached ones too).
 
         Usage: feats = fx.extract(["q + answer", ...], layers="all", pooling="mean")
         """
@@ -248,9 +329,11 @@ class FeatureExtractor:
             for la in layer_list:
                 for p in parts:
                     got[array_name(la, p)] = self._cache.lookup(self.model_key, la, p, unique)
+        # Every text is tokenized, cached or not, so that each run counts and reports its truncation.
+        encoded = dict(zip(unique, self._tokenize([by_hash[h] for h in unique]), strict=True))
         todo = [h for h in unique if any(h not in g for g in got.values())]
         if todo:
-            self._compute(todo, by_hash, layer_list, got, progress, desc)
+            self._compute(todo, encoded, layer_list, got, progress, desc)
         out: dict[int, np.ndarray] = {}
         for la in layer_list:
             cols = [np.stack([got[array_name(la, p)][h] for h in hashes]) for p in parts]
@@ -260,13 +343,13 @@ class FeatureExtractor:
     def _compute(
         self,
         todo: list[str],
-        by_hash: dict[str, str],
+        encoded: dict[str, dict[str, list[int]]],
         layers: list[int],
         got: dict[str, dict[str, np.ndarray]],
         progress: bool,
         desc: str,
     ) -> None:
-        encodings = self._tokenize([by_hash[h] for h in todo])
+        encodings = [encoded[h] for h in todo]
         # Longest first: similar lengths share a batch (little padding) and memory peaks early.
         order = sorted(range(len(todo)), key=lambda i: -len(encodings[i]["input_ids"]))
         pending_hashes: list[str] = []

@@ -7,7 +7,10 @@ A scores file is JSONL, one (question, prediction) per row, with the judge's sco
      "scores": {"logicality": {"score": 4, "justification": "..."}, "fluency": 5, ...}}
 
 Bad rows are counted with their index and reason (or stop the read, by switch); a row without
-a score for some aspect is kept for the others and counted as missing for that one.
+a score for some aspect is kept for the others and counted as missing for that one. A failed
+label, {"score": null} (what INSPECTOR's labelling script writes when every try failed), is
+counted under `failed` for that aspect the same way, or stops the read with `on_failed_score="stop"`.
+The file may be JSON lines or a JSON list (`judgerl.probes.rows`).
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ from typing import Any, Literal
 
 from judgerl.core.errors import DataError
 from judgerl.core.jsonl import read_jsonl
+from judgerl.data_prep.sources.base import BadRow
 from judgerl.probes.aspects import ASPECTS, check_aspect
+from judgerl.probes.rows import read_raw_rows
 
 SCORE_KEYS = ("scores", "roscoe5dim_score")
 OnBadRow = Literal["skip", "stop"]
+ClassOrder = Literal["sorted", "first_seen"]
 
 
 @dataclass(frozen=True)
@@ -44,22 +50,32 @@ class LabeledRow:
 
 @dataclass
 class LabelSet:
-    """Rows read from a labels file, with the skipped rows (index, reason) and missing counts."""
+    """Rows read from a labels file, with the skipped rows (index, reason), missing and failed counts."""
 
     rows: list[LabeledRow]
     source: str
     names: tuple[str, ...]
     skipped: list[tuple[int, str]] = field(default_factory=list)
     missing: Counter[str] = field(default_factory=Counter)
+    failed: Counter[str] = field(default_factory=Counter)
 
     def summary(self) -> str:
-        """One line: rows read, skipped (first reasons) and missing labels per name."""
+        """One line: rows read, skipped (first reasons), missing and failed labels per name."""
         text = f"{self.source}: {len(self.rows)} rows, {len(self.skipped)} skipped"
         if self.skipped:
             text += " (" + "; ".join(f"row {i}: {r}" for i, r in self.skipped[:3]) + ")"
         if self.missing:
             text += ", missing " + ", ".join(f"{k}: {v}" for k, v in sorted(self.missing.items()))
+        if self.failed:
+            text += ', failed ({"score": null}) ' + ", ".join(
+                f"{k}: {v}" for k, v in sorted(self.failed.items())
+            )
         return text
+
+
+def _failed(value: Any) -> bool:
+    """A failed-label marker: {"score": null} (INSPECTOR's labelling script writes it after its retries)."""
+    return isinstance(value, dict) and "score" in value and value["score"] is None
 
 
 def _score(value: Any, aspect: str) -> int:
@@ -102,15 +118,16 @@ def read_labels(
     id_key: str = "id",
     group_key: str | None = None,
     on_bad_row: OnBadRow = "stop",
+    on_failed_score: OnBadRow = "skip",
 ) -> LabelSet:
-    """Read a labels JSONL file: aspect scores (`aspects`, default all five) or one `column`.
+    """Read a labels file (JSON lines or a JSON list): aspect scores (`aspects`, default all five) or one `column`.
 
     Usage: labels = read_labels("scored.jsonl"); labels = read_labels("sols.jsonl", column="is_correct")
     """
     if not os.path.exists(path):
         raise DataError(f"{path}: no such labels file")
     return parse_labels(
-        read_jsonl(path),
+        read_raw_rows(path),
         str(path),
         aspects,
         column,
@@ -119,6 +136,7 @@ def read_labels(
         id_key,
         group_key,
         on_bad_row,
+        on_failed_score,
     )
 
 
@@ -132,6 +150,7 @@ def parse_labels(
     id_key: str = "id",
     group_key: str | None = None,
     on_bad_row: OnBadRow = "stop",
+    on_failed_score: OnBadRow = "skip",
 ) -> LabelSet:
     """Labelled rows from dicts (see `read_labels`); errors name `source` and the row index.
 
@@ -141,14 +160,17 @@ def parse_labels(
     >>> parse_labels([{"question": "q", "prediction": "p", "ok": True}], "mem", column="ok").rows[0].labels
     {'ok': 1}
     """
-    if on_bad_row not in ("skip", "stop"):
-        raise ValueError(f"on_bad_row must be 'skip' or 'stop', got {on_bad_row!r}")
+    for name, value in (("on_bad_row", on_bad_row), ("on_failed_score", on_failed_score)):
+        if value not in ("skip", "stop"):
+            raise ValueError(f"{name} must be 'skip' or 'stop', got {value!r}")
     if column is not None and aspects is not None:
         raise ValueError("give either aspects (scores per aspect) or column (one label column), not both")
     names = (column,) if column is not None else tuple(check_aspect(a) for a in (aspects or ASPECTS))
     out = LabelSet(rows=[], source=source, names=names)
     for i, row in enumerate(rows):
         try:
+            if isinstance(row, BadRow):
+                raise ValueError(row.reason)
             if not isinstance(row, dict):
                 raise TypeError(f"row must be an object, got {type(row).__name__}")
             question, prediction = _text(row, question_key), _text(row, prediction_key)
@@ -166,6 +188,13 @@ def parse_labels(
                 for aspect in names:
                     if scores.get(aspect) is None:
                         out.missing[aspect] += 1
+                    elif _failed(scores[aspect]):
+                        if on_failed_score == "stop":
+                            raise DataError(
+                                f'{source}: row {i}: {aspect!r} is a failed label {{"score": null}} '
+                                "(on_failed_score: skip counts it and keeps the row for the other aspects)"
+                            )
+                        out.failed[aspect] += 1
                     else:
                         labels[aspect] = _score(scores[aspect], aspect)
             group = str(row[group_key]) if group_key is not None else question
@@ -189,12 +218,20 @@ def make_targets(values: Sequence[int], threshold: float | None) -> list[int]:
     return [int(v >= threshold) for v in values]
 
 
-def balance_by_downsampling(labels: Sequence[int], seed: int = 0) -> list[int]:
+def balance_by_downsampling(
+    labels: Sequence[int], seed: int = 0, class_order: ClassOrder = "sorted"
+) -> list[int]:
     """Indices keeping every class at the size of the smallest one (seeded), in input order.
+
+    The classes draw from one seeded generator in `class_order`: "sorted" (judgerl's) or
+    "first_seen" (the order the classes first appear in, as INSPECTOR's dictionary of score
+    levels draws them: with its seed 731 and the same rows this is its draw).
 
     >>> balance_by_downsampling([1, 1, 1, 0, 1, 0], seed=0)
     [0, 1, 3, 5]
     """
+    if class_order not in ("sorted", "first_seen"):
+        raise ValueError(f"class_order must be 'sorted' or 'first_seen', got {class_order!r}")
     by_class: dict[int, list[int]] = {}
     for i, y in enumerate(labels):
         by_class.setdefault(int(y), []).append(i)
@@ -203,7 +240,7 @@ def balance_by_downsampling(labels: Sequence[int], seed: int = 0) -> list[int]:
     smallest = min(len(v) for v in by_class.values())
     rng = random.Random(seed)
     kept: list[int] = []
-    for cls in sorted(by_class):
+    for cls in sorted(by_class) if class_order == "sorted" else by_class:
         kept.extend(rng.sample(by_class[cls], smallest))
     return sorted(kept)
 

@@ -2,8 +2,13 @@
 
 Saved as one safetensors file whose header carries the JSON metadata (model id, layers,
 pooling, aspect, template, metrics). Never a pickle: loading a pickle runs arbitrary code, the
-INSPECTOR seed's classifiers are pickles. A damaged file raises ProbeFileError naming the file
-and what is wrong with it.
+INSPECTOR seed's classifiers are pickles (judgerl.probes.inspector converts them, without running
+them). A damaged file raises ProbeFileError naming the file and what is wrong with it.
+
+Classifiers: "logreg" and "svm" (one row of coefficients for two classes, one per class for
+more; the largest score wins), and "svm_ovo", a multi-class SVC as libsvm fits it (one row per
+pair of classes (0, 1), (0, 2), ..., (k-2, k-1); each pair votes for its first class when its
+score is > 0, else for its second; the most votes win, the first class on a tie).
 """
 
 from __future__ import annotations
@@ -24,7 +29,36 @@ FORMAT = "judgerl-probe"
 FORMAT_VERSION = 1
 ARRAYS = ("mean", "scale", "coef", "intercept", "classes")
 REQUIRED_META = ("aspect", "model_id", "layers", "pooling", "template", "classifier")
-CLASSIFIERS = ("logreg", "svm")
+CLASSIFIERS = ("logreg", "svm", "svm_ovo")
+
+
+def pair_count(k: int) -> int:
+    """Rows of a one-vs-one probe with k classes.
+
+    >>> pair_count(5)
+    10
+    """
+    return k * (k - 1) // 2
+
+
+def ovo_votes(z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Votes and summed confidences (n, k) of one-vs-one scores z (n, k(k-1)/2), pairs in libsvm order.
+
+    >>> votes, _ = ovo_votes(np.array([[1.0, -1.0, 2.0]]), 3); votes.tolist()
+    [[1.0, 1.0, 1.0]]
+    """
+    votes = np.zeros((z.shape[0], k))
+    confidence = np.zeros((z.shape[0], k))
+    pair = 0
+    for i in range(k):
+        for j in range(i + 1, k):
+            first = z[:, pair] > 0
+            votes[first, i] += 1
+            votes[~first, j] += 1
+            confidence[:, i] += z[:, pair]
+            confidence[:, j] -= z[:, pair]
+            pair += 1
+    return votes, confidence
 
 
 class ProbeFileError(DataError):
@@ -75,6 +109,17 @@ class LinearProbe:
         """True for a two-class probe (one row of coefficients)."""
         return self.coef.shape[0] == 1
 
+    @property
+    def one_vs_one(self) -> bool:
+        """True for a multi-class SVC kept as libsvm's one-vs-one pairs."""
+        return self.meta.get("classifier") == "svm_ovo"
+
+    def _ovr_scores(self, z: np.ndarray) -> np.ndarray:
+        """sklearn's one-vs-rest view of one-vs-one scores: votes plus confidences squeezed into
+        (-1/3, 1/3), so a confidence never outweighs a vote."""
+        votes, confidence = ovo_votes(z, len(self.classes))
+        return votes + confidence / (3 * (np.abs(confidence) + 1))
+
     def decision_function(self, x: np.ndarray) -> np.ndarray:
         """Linear scores: (n,) for a binary probe (> 0 means classes[1]), else (n, k).
 
@@ -89,13 +134,28 @@ class LinearProbe:
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Predicted class labels (values from `classes`). Usage: probe.predict(features)."""
         z = self.decision_function(x)
-        idx = (z > 0).astype(int) if self.binary else z.argmax(axis=1)
+        if self.one_vs_one:
+            if self.meta.get("break_ties"):
+                idx = self._ovr_scores(z).argmax(axis=1)
+            else:
+                idx = ovo_votes(z, len(self.classes))[0].argmax(axis=1)  # argmax: the first of equal votes
+        else:
+            idx = (z > 0).astype(int) if self.binary else z.argmax(axis=1)
         return self.classes[idx]
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """Class probabilities (n, k): logistic regression's own; for an SVM a sigmoid/softmax of its
-        margins (monotone in the margin, not calibrated). Usage: probe.predict_proba(features)."""
+        """Class probabilities (n, k): logistic regression's own (softmax, or normalised sigmoids for a
+        one-vs-rest fit, meta multi_class "ovr"); for an SVM a sigmoid/softmax of its margins (for
+        one-vs-one, of sklearn's one-vs-rest scores): monotone, not calibrated.
+
+        Usage: probe.predict_proba(features)
+        """
         z = self.decision_function(x)
+        if self.one_vs_one:
+            return _softmax(self._ovr_scores(z))
+        if self.meta.get("multi_class") == "ovr" and not self.binary:
+            p = _sigmoid(z)  # a one-vs-rest logistic regression (sklearn's liblinear / multi_class="ovr")
+            return p / p.sum(axis=1, keepdims=True)
         if self.binary:
             p = _sigmoid(z)
             return np.stack([1.0 - p, p], axis=1)
@@ -130,11 +190,19 @@ class LinearProbe:
         k = self.coef.shape[0] if self.coef.ndim == 2 else -1
         if self.intercept.shape != (k,):
             problems.append(f"intercept has shape {self.intercept.shape}; expected ({k},)")
-        n_classes = 2 if k == 1 else k
-        if self.classes.shape != (n_classes,):
-            problems.append(
-                f"classes has shape {self.classes.shape}; expected ({n_classes},) for {k} coef rows"
-            )
+        if self.one_vs_one:
+            n = self.classes.shape[0] if self.classes.ndim == 1 else -1
+            if n < 3 or k != pair_count(n):
+                problems.append(
+                    f"a one-vs-one probe with classes of shape {self.classes.shape} needs "
+                    f"{pair_count(max(n, 0))} coef rows (one per pair, 3 or more classes), has {k}"
+                )
+        else:
+            n_classes = 2 if k == 1 else k
+            if self.classes.shape != (n_classes,):
+                problems.append(
+                    f"classes has shape {self.classes.shape}; expected ({n_classes},) for {k} coef rows"
+                )
         for name in ARRAYS:
             arr = getattr(self, name)
             if arr.size and not np.all(np.isfinite(arr)):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 
 from judgerl.core.config import StrictModel
 from judgerl.core.errors import DataError
-from judgerl.core.jsonl import read_jsonl, write_json, write_jsonl, write_text_atomic
+from judgerl.core.jsonl import write_json, write_jsonl, write_text_atomic
 from judgerl.core.logging import get_logger
 from judgerl.probes.aspects import ASPECTS, probe_text
 from judgerl.probes.features import POOLINGS, FeatureExtractor
@@ -30,8 +30,10 @@ from judgerl.probes.labels import (
     parse_labels,
     read_labels,
 )
+from judgerl.probes.rows import read_sample_rows, write_sample_rows
 from judgerl.probes.train import LayerKey, ProbeReport, TrainSpec, layer_label, train_probe
-from judgerl.probes.use import FilterResult, Total, evaluate_samples, filter_rows
+from judgerl.probes.truncation import Truncation
+from judgerl.probes.use import ExtractorPool, FilterResult, Total, evaluate_samples, filter_rows
 
 log = get_logger("judgerl.probe")
 
@@ -39,11 +41,19 @@ log = get_logger("judgerl.probe")
 class ProbeTrainConfig(StrictModel):
     """What `judgerl probe train` fits: labels, model, layers, pooling, classifier.
 
-    `data` is a labels JSONL (aspect scores, or rows with `column`), or `gsm8k:FILE` (OpenAI's
-    GSM8K model solutions, label column is_correct, grouped by question). Aspect scores become
-    binary at `threshold` (None keeps the 1-5 classes); a column is used as-is unless a
-    threshold is given. `layer_mode` "sweep" fits one probe per layer and keeps the best by CV
-    macro-F1; "concat" fits one probe on all listed layers side by side.
+    `data` is a labels file (JSON lines or a JSON list; aspect scores, or rows with `column`), or
+    `gsm8k:FILE` (OpenAI's GSM8K model solutions, label column is_correct, grouped by question).
+    Aspect scores become binary at `threshold` (None keeps the 1-5 classes); a column is used
+    as-is unless a threshold is given. `layer_mode` "sweep" fits one probe per layer and keeps
+    the best by CV macro-F1; "concat" fits one probe on all listed layers side by side.
+
+    `layers` are hidden_states indices (0 = embeddings) unless `layer_numbering` is "inspector"
+    (INSPECTOR's block numbers: its l is hidden_states[l + 1]). `max_length` None is the model's
+    context. INSPECTOR's rules, each an option: `balance_on="score"` balances the 1-5 score
+    levels before the threshold (40% positive at threshold 4) where "target" balances the
+    classes the probe learns (50%); `split="row"` splits rows where "question" keeps every
+    answer to a question on one side; `on_failed_score` skips (counts) or stops at a failed
+    label {"score": null}.
 
     >>> ProbeTrainConfig(data="gsm8k:sols.jsonl", model="m", out="o", column="is_correct").template
     'plain'
@@ -58,17 +68,21 @@ class ProbeTrainConfig(StrictModel):
     template: Literal["aspect", "plain"] | None = None
     layers: list[int | str] | int | str = "all"
     layer_mode: Literal["sweep", "concat"] = "sweep"
+    layer_numbering: Literal["hidden_states", "inspector"] = "hidden_states"
     pooling: str = "mean"
-    max_length: int = Field(512, ge=8)
+    max_length: int | None = Field(None, ge=8)
     batch_size: int = Field(16, ge=1)
     device: str = "cpu"
     cache_dir: str | None = None
     balance: bool = True
+    balance_on: Literal["target", "score"] = "target"
+    split: Literal["question", "row"] = "question"
     question_key: str = "question"
     prediction_key: str = "prediction"
     id_key: str = "id"
     group_key: str | None = None
     on_bad_row: Literal["skip", "stop"] = "stop"
+    on_failed_score: Literal["skip", "stop"] = "skip"
     train: TrainSpec = Field(default_factory=TrainSpec)
 
     @model_validator(mode="before")
@@ -113,6 +127,7 @@ def load_label_set(cfg: ProbeTrainConfig) -> LabelSet:
         id_key=cfg.id_key,
         group_key=cfg.group_key,
         on_bad_row=cfg.on_bad_row,
+        on_failed_score=cfg.on_failed_score,
     )
 
 
@@ -141,30 +156,35 @@ def train_probes(
             batch_size=cfg.batch_size,
             cache_dir=cfg.cache_dir or str(out / "cache"),
         )
+    layers = extractor.resolve_layers(cfg.layers, cfg.layer_numbering)
     reports: dict[str, ProbeReport] = {}
     for name in labels.names:
         rows = [r for r in labels.rows if name in r.labels]
         y = make_targets([r.labels[name] for r in rows], cfg.threshold)
-        keep = balance_by_downsampling(y, cfg.train.seed) if cfg.balance else list(range(len(rows)))
+        keep = _balanced(cfg, [r.labels[name] for r in rows], y)
         rows, y = [rows[i] for i in keep], [y[i] for i in keep]
         if len(set(y)) < 2:
             raise DataError(
                 f"{cfg.data}: labels of {name!r} hold one class only after balancing ({len(y)} rows)"
             )
         texts = [probe_text(r.question, r.prediction, name, cfg.template or "plain") for r in rows]
-        feats = extractor.extract(texts, cfg.layers, cfg.pooling, progress=progress, desc=name)
+        feats = extractor.extract(texts, layers, cfg.pooling, progress=progress, desc=name)
+        truncation = extractor.last_truncation.as_dict()
         meta: dict[str, Any] = {
             "aspect": name,
             "model_id": cfg.model,
             "pooling": cfg.pooling,
             "template": cfg.template,
-            "max_length": cfg.max_length,
+            "max_length": extractor.max_length,
             "threshold": cfg.threshold,
             "balanced": cfg.balance,
+            "balance_on": cfg.balance_on,
+            "split": cfg.split,
             "data": cfg.data,
         }
-        groups = [r.group for r in rows]
+        groups = [r.group for r in rows] if cfg.split == "question" else None
         report = train_probe(_feature_sets(feats, cfg.layer_mode), y, groups, cfg.train, meta)
+        report.metrics["truncation"] = truncation  # the same dict as the probe's meta["metrics"]
         report.probe.save(out / f"{name}.safetensors")
         reports[name] = report
         log.info(f"{name}: best layer {layer_label(report.best_layer)}, held-out {report.metrics['test']}")
@@ -176,22 +196,45 @@ def train_probes(
     return reports
 
 
-def _rows(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    if not Path(path).is_file():
-        raise DataError(f"{path}: no such JSONL file")
-    return read_jsonl(path)
+def _balanced(cfg: ProbeTrainConfig, scores: list[int], targets: list[int]) -> list[int]:
+    """The rows training keeps: all, or balanced over the targets (judgerl) or the score levels (INSPECTOR)."""
+    if not cfg.balance:
+        return list(range(len(targets)))
+    if cfg.balance_on == "score":
+        return balance_by_downsampling(scores, cfg.train.seed, class_order="first_seen")
+    return balance_by_downsampling(targets, cfg.train.seed)
 
 
-def score_file(
-    probes: str, data: str, out: str, total: Total = "score", **kwargs: Any
-) -> list[dict[str, Any]]:
-    """Score every row of a JSONL file with the probes and write the rows with the scores added.
+@dataclass
+class ScoredFile:
+    """The rows `score_file` wrote, and how many of the texts it read were cut at max_length."""
 
-    Usage: score_file("runs/probe", "samples.jsonl", "scored.jsonl")
+    rows: list[dict[str, Any]]
+    truncation: Truncation
+
+
+def _pool(kwargs: dict[str, Any]) -> ExtractorPool:
+    """An extractor pool from the pool keys among `kwargs` (removed from it)."""
+    keys = ("model", "device", "batch_size", "cache_dir")
+    return ExtractorPool(**{k: kwargs.pop(k) for k in keys if k in kwargs})
+
+
+def score_file(probes: str, data: str, out: str, total: Total = "score", **kwargs: Any) -> ScoredFile:
+    """Score every row of a data file (JSON lines or a JSON list) with the probes and write the rows
+    with the scores added (a JSON list when `out` ends in .json, else JSON lines).
+
+    Usage: score_file("runs/probe", "results.json", "results_scored.json").truncation.truncated
     """
-    scored = evaluate_samples(_rows(data), probes, total=total, **kwargs)
-    write_jsonl(out, scored)
-    return scored
+    pool = _pool(kwargs)
+    scored = evaluate_samples(read_sample_rows(data), probes, extractor=pool, total=total, **kwargs)
+    write_sample_rows(out, scored)
+    truncation = pool.truncation()
+    log.info(f"probe score: {len(scored)} rows from {data}; {_cut(truncation)}")
+    return ScoredFile(scored, truncation)
+
+
+def _cut(t: Truncation) -> str:
+    return f"{t.truncated} of {t.texts} texts cut at max_length (longest {t.longest} tokens)"
 
 
 def filter_file(
@@ -205,14 +248,16 @@ def filter_file(
 ) -> FilterResult:
     """Keep the top fraction (or those >= threshold) of a JSONL file of samples, SFT traces or pairs.
 
-    Writes the kept rows unchanged to `out`, and each row's index, total score, per-aspect
-    scores and keep flag to `scores_out` when given.
+    Writes the kept rows unchanged to `out` (a JSON list when it ends in .json), and each row's
+    index, total score, per-aspect scores and keep flag to `scores_out` when given.
 
     Usage: filter_file("runs/probe", "sft.jsonl", "sft_top.jsonl", top=0.5)
     """
-    rows = _rows(data)
-    result = filter_rows(rows, probes, top=top, threshold=threshold, **kwargs)
-    write_jsonl(out, (rows[i] for i in result.kept))
+    rows = read_sample_rows(data)
+    pool = _pool(kwargs)
+    result = filter_rows(rows, probes, top=top, threshold=threshold, extractor=pool, **kwargs)
+    result.truncation = pool.truncation()
+    write_sample_rows(out, (rows[i] for i in result.kept))
     if scores_out is not None:
         kept = set(result.kept)
         write_jsonl(
@@ -222,7 +267,9 @@ def filter_file(
                 for i, s in enumerate(result.scores)
             ),
         )
-    log.info(f"probe filter: kept {len(result.kept)} of {len(rows)} rows from {data}")
+    log.info(
+        f"probe filter: kept {len(result.kept)} of {len(rows)} rows from {data}; {_cut(result.truncation)}"
+    )
     return result
 
 
@@ -241,7 +288,7 @@ def label_file(
     device: str = "auto",
     **keys: Any,
 ) -> LabellingReport:
-    """Label a JSONL of (question, prediction) rows with 1-5 aspect scores by a strong judge.
+    """Label a file of (question, prediction) rows (JSON lines or a JSON list) with 1-5 aspect scores.
 
     The judge is an OpenAI-compatible `endpoint` with `api_model`, or a local judgerl `judge`
     checkpoint run through the shared generation backend. `keys` are question_key,
@@ -264,4 +311,4 @@ def label_file(
         kwargs = {"device": device} if backend == "hf" else {}
         gen = make_generator(backend, str(judge), **kwargs)
         client = GeneratorClient(gen, SamplingSpec(max_new_tokens=max_new_tokens, temperature=0.0))
-    return label_rows(_rows(data), client, out, aspects=aspects or list(ASPECTS), **keys)
+    return label_rows(read_sample_rows(data), client, out, aspects=aspects or list(ASPECTS), **keys)

@@ -29,6 +29,9 @@ class ProbeFilterStage(StrictModel):
     in (0, 1]) or `threshold` (keep total >= threshold). `total`: "score" sums the continuous
     aspect scores, "label" the predicted labels. `pair_score`: rank pairs by the chosen side's
     score or by chosen minus rejected. `model` overrides the model id saved in the probes.
+    `top_rounding` / `top_order`: how many rows `top` keeps (n x top rounded half up, or
+    INSPECTOR's int(n x top)) and in which order they are written (as read, or INSPECTOR's best
+    first). `data` may be JSON lines or a JSON list.
     """
 
     kind: Literal["probe_filter"] = "probe_filter"
@@ -38,6 +41,8 @@ class ProbeFilterStage(StrictModel):
     threshold: float | None = None
     total: Literal["score", "label"] = "score"
     pair_score: Literal["chosen", "margin"] = "chosen"
+    top_rounding: Literal["half_up", "floor"] = "half_up"
+    top_order: Literal["input", "score"] = "input"
     question_key: str | None = None
     prediction_key: str | None = None
     model: str | None = None
@@ -71,6 +76,8 @@ def run_probe_filter(stage: ProbeFilterStage, ctx: StageContext) -> StageResult:
         scores_out=str(ctx.path(OUTPUTS["scores"])),
         total=stage.total,
         pair_score=stage.pair_score,
+        top_rounding=stage.top_rounding,
+        top_order=stage.top_order,
         question_key=stage.question_key,
         prediction_key=stage.prediction_key,
         progress=ctx.progress,
@@ -89,5 +96,6 @@ def run_probe_filter(stage: ProbeFilterStage, ctx: StageContext) -> StageResult:
             "dropped": n - len(result.kept),
             "min_kept_score": round(min(kept_scores), 6) if kept_scores else None,
             "mean_score": round(sum(result.scores) / n, 6) if n else None,
+            "truncated": result.truncation.truncated,
         },
     )

@@ -3,6 +3,11 @@
 `total_score` sums the aspects' continuous scores by default (the probability of the positive
 class for a binary probe, the expected class for a multi-class one); `total="label"` sums the
 predicted labels as the INSPECTOR seed did (0/1 or 1-5 per aspect), which ties often.
+
+The top-fraction filter keeps round-half-up of n x fraction rows in input order by default;
+`rounding="floor"` and `order="score"` are INSPECTOR's rule (int(n x fraction) rows, written
+best first). Rounding half up keeps a fraction of a small file closest to what was asked (0.25
+of 6 rows keeps 2, not 1), and input order keeps a filtered training file in its own order.
 """
 
 from __future__ import annotations
@@ -18,12 +23,17 @@ import numpy as np
 
 from judgerl.probes.aspects import probe_text
 from judgerl.probes.linear import LinearProbe, ProbeFileError, load_probe
+from judgerl.probes.truncation import Truncation
 
 if TYPE_CHECKING:  # the extractor needs torch: imported when a pool loads one
     from judgerl.probes.features import FeatureExtractor
 
 Total = Literal["score", "label"]
 PairScore = Literal["chosen", "margin"]
+TopRounding = Literal["half_up", "floor"]
+TopOrder = Literal["input", "score"]
+TOP_ROUNDINGS: tuple[str, ...] = ("half_up", "floor")
+TOP_ORDERS: tuple[str, ...] = ("input", "score")
 Pair = tuple[str, str]
 
 
@@ -66,12 +76,24 @@ class ExtractorPool:
     cache_dir: str | None = None
     extractors: dict[str, FeatureExtractor] = field(default_factory=dict)
 
+    def truncation(self) -> Truncation:
+        """Texts cut at max_length by the pool's extractors so far, all added up.
+
+        Usage: pool.truncation().truncated
+        """
+        total = Truncation()
+        for fx in {id(fx): fx for fx in self.extractors.values()}.values():
+            total.add(fx.truncation)
+        return total
+
     def get(self, probe: LinearProbe) -> FeatureExtractor:
         """The extractor for `probe`'s model. Usage: x = probe_features(probe, pairs, pool.get(probe))."""
         model_id = self.model or str(probe.meta["model_id"])
         if model_id in self.extractors:
             return self.extractors[model_id]
-        max_length = int(probe.meta.get("max_length", 512))
+        # None (a converted INSPECTOR probe): the model's context, as INSPECTOR reads it
+        saved = probe.meta.get("max_length")
+        max_length = None if saved is None else int(saved)
         key = f"{model_id}|{max_length}"
         if key not in self.extractors:
             from judgerl.probes.features import FeatureExtractor
@@ -93,8 +115,8 @@ def probe_features(
 
     Usage: x = probe_features(probe, [("What is 2+2?", "4")], extractor)
     """
-    template = str(probe.meta["template"])
-    texts = [probe_text(q, p, probe.aspect, template) for q, p in pairs]
+    template, prompt = str(probe.meta["template"]), probe.meta.get("prompt")
+    texts = [probe_text(q, p, probe.aspect, template, prompt) for q, p in pairs]
     layers = [int(la) for la in probe.meta["layers"]]
     feats = extractor.extract(texts, layers, str(probe.meta["pooling"]), progress=progress, desc=probe.aspect)
     return np.concatenate([feats[la] for la in layers], axis=1)
@@ -169,30 +191,49 @@ def evaluate_samples(
     return out
 
 
-def keep_count(n: int, fraction: float) -> int:
-    """How many of n items the top `fraction` keeps: n * fraction rounded half up.
+def keep_count(n: int, fraction: float, rounding: TopRounding = "half_up") -> int:
+    """How many of n items the top `fraction` keeps: n * fraction rounded half up, or with
+    `rounding="floor"` int(n * fraction) as INSPECTOR computes it.
 
-    >>> keep_count(10, 0.25), keep_count(10, 0.3), keep_count(3, 1.0)
-    (3, 3, 3)
+    >>> keep_count(10, 0.25), keep_count(10, 0.3), keep_count(3, 1.0), keep_count(6, 0.25, "floor")
+    (3, 3, 3, 1)
     """
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"top fraction must be in (0, 1], got {fraction!r}")
+    if rounding == "floor":
+        return min(n, int(n * fraction))
+    if rounding != "half_up":
+        raise ValueError(f"top rounding must be one of {', '.join(TOP_ROUNDINGS)}; got {rounding!r}")
     return min(n, math.floor(n * fraction + 0.5))
 
 
-def top_fraction(scores: Sequence[float], fraction: float) -> list[int]:
-    """Indices of the top `fraction` by score, returned in input order; ties go to the earlier item.
+def top_fraction(
+    scores: Sequence[float],
+    fraction: float,
+    rounding: TopRounding = "half_up",
+    order: TopOrder = "input",
+) -> list[int]:
+    """Indices of the top `fraction` by score; ties go to the earlier item.
+
+    `order="input"` returns them in input order; `order="score"` best first (ties in input
+    order), except that a fraction of 1.0 keeps input order, as INSPECTOR does.
 
     >>> top_fraction([0.2, 0.9, 0.5, 0.9, 0.1], 0.4)
     [1, 3]
     >>> top_fraction([1.0, 1.0, 1.0, 0.0], 0.5)
     [0, 1]
+    >>> top_fraction([0.2, 0.5, 0.9], 0.67, order="score")
+    [2, 1]
     """
+    if order not in TOP_ORDERS:
+        raise ValueError(f"top order must be one of {', '.join(TOP_ORDERS)}; got {order!r}")
     values = [float(s) for s in scores]
     if any(math.isnan(v) for v in values):
         raise ValueError("scores hold NaN; cannot rank")
-    k = keep_count(len(values), fraction)
+    k = keep_count(len(values), fraction, rounding)
     ranked = sorted(range(len(values)), key=lambda i: (-values[i], i))
+    if order == "score" and fraction < 1.0:
+        return ranked[:k]
     return sorted(ranked[:k])
 
 
@@ -286,11 +327,12 @@ def row_texts(
 
 @dataclass
 class FilterResult:
-    """Which rows a filter kept (indices in input order) and every row's total score."""
+    """Which rows a filter kept (indices, in the order written) and every row's total score."""
 
     kept: list[int]
     scores: list[float]
     details: list[dict[str, float]]
+    truncation: Truncation = field(default_factory=Truncation)
 
     @property
     def dropped(self) -> list[int]:
@@ -346,20 +388,28 @@ def filter_rows(
     question_key: str | None = None,
     prediction_key: str | None = None,
     progress: bool = True,
+    top_rounding: TopRounding = "half_up",
+    top_order: TopOrder = "input",
     **pool_kwargs: Any,
 ) -> FilterResult:
     """Keep the `top` fraction of rows by total probe score, or the rows scoring >= `threshold`.
 
     Rows are samples, SFT traces or DPO pairs (see `row_texts`). Exactly one of top / threshold.
+    `top_rounding` and `top_order` are those of `top_fraction`.
 
     Usage: result = filter_rows(read_jsonl("sft.jsonl"), "runs/probe", top=0.5); result.kept
     """
     if (top is None) == (threshold is None):
         raise ValueError("give exactly one of top (a fraction in (0, 1]) or threshold")
+    if top is not None:
+        top_fraction([0.0], top, top_rounding, top_order)  # bad options fail before any model loads
     probe_map = load_probes(probes) if isinstance(probes, (str, os.PathLike)) else probes
     pool = _as_pool(extractor, probe_map, **pool_kwargs)
     totals, details = score_rows(
         rows, probe_map, pool, total, pair_score, question_key, prediction_key, progress
     )
-    kept = top_fraction(totals, top) if top is not None else above_threshold(totals, float(threshold))  # type: ignore[arg-type]
+    if top is not None:
+        kept = top_fraction(totals, top, top_rounding, top_order)
+    else:
+        kept = above_threshold(totals, float(threshold))  # type: ignore[arg-type]
     return FilterResult(kept, totals, details)

@@ -31,14 +31,6 @@ def _corpus(n: int = 120) -> list[str]:
     ]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def tokenizer():
     return train_tokenizer(_corpus() + TEXTS, vocab_size=300)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -44,14 +43,6 @@ def _row(i: int, good: bool, rng: random.Random) -> dict:
     a, b = rng.randint(1, 60), rng.randint(1, 60)
     text = (GOOD if good else BAD).format(a=a, b=b, c=a + b)
     return {"id": f"r{i}", "question": f"What is {a} + {b}?", "prediction": text, "ok": good}
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
