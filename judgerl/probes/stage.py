@@ -10,9 +10,9 @@ probes and their feature extractor are imported when the stage runs.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from judgerl.core.config import StrictModel
 from judgerl.core.stage import StageContext, StageResult
@@ -54,6 +54,16 @@ class ProbeFilterStage(StrictModel):
         if (self.top is None) == (self.threshold is None):
             raise ValueError("give exactly one of top (a fraction in (0, 1]) or threshold")
         return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # INSPECTOR's rules at judgerl's defaults are left out: probe_filter stages keep their config hash
+        data = handler(self)
+        if isinstance(data, dict):
+            for key, default in (("top_rounding", "half_up"), ("top_order", "input")):
+                if data.get(key) == default:
+                    data.pop(key)
+        return data
 
 
 def run_probe_filter(stage: ProbeFilterStage, ctx: StageContext) -> StageResult:
