@@ -22,6 +22,7 @@ from typing import Any
 
 from judgerl.core.types import JudgeSample
 from judgerl.judge_spec.families import PromptSpec, render_user_turn
+from judgerl.judge_spec.files import SPEC_FILE
 from judgerl.judge_spec.verdicts import verdict_sentence
 from judgerl.models.lineage import hub_license
 from judgerl.trainers.card_lineage import (
@@ -35,7 +36,6 @@ from judgerl.trainers.card_lineage import (
 )
 
 CARD = "README.md"
-JUDGE_SPEC = "judge_spec.json"
 
 
 def lineage(stage_dir: Path, config: dict[str, Any]) -> tuple[str, list[str]]:
@@ -130,12 +130,12 @@ def _license_line(lin: CardLineage) -> str:
 def _judge_spec(checkpoint: Path) -> list[str]:
     """The checkpoint's judge_spec.json, shown as it is, when the checkpoint has one."""
     try:
-        text = (checkpoint / JUDGE_SPEC).read_text(encoding="utf-8").strip()
+        text = (checkpoint / SPEC_FILE).read_text(encoding="utf-8").strip()
     except OSError:
         return []
     with contextlib.suppress(ValueError):  # not JSON: shown as written
         text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    return ["## Judge spec", "", f"The checkpoint's `{JUDGE_SPEC}`:", "", f"```json\n{text}\n```", ""]
+    return ["## Judge spec", "", f"The checkpoint's `{SPEC_FILE}`:", "", f"```json\n{text}\n```", ""]
 
 
 def card_data(lin: CardLineage, kind: str, evals: list[Evaluation], model_name: str) -> dict[str, Any]:

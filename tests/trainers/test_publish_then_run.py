@@ -38,6 +38,7 @@ def test_publish_dry_run_then_run_skips_every_stage(tiny_recipe: Path, tmp_path:
     assert (run / "sft" / "checkpoint" / "README.md").read_bytes() == card
     staged = (run / ".publish" / "sft" / "README.md").read_text()
     assert "Stages: model (tiny_model) -> sft (sft)" in staged and "| eval_sft (test) |" in staged
+    assert "## Judge spec" in staged  # the judge_spec.json the sft stage saved with its checkpoint
 
     # the card and lineage.json are written when the stage finishes, and recorded with its files
     assert {"checkpoint/README.md", "checkpoint/lineage.json"} <= set(finished["files"])
