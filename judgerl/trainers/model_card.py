@@ -1,117 +1,81 @@
-"""The model card (README.md) of a trained judge's checkpoint folder, written from the run's manifests.
+"""The model card (README.md) of a checkpoint folder, written from the run's manifests.
 
-A training stage writes the card into its checkpoint when it saves it; `judgerl publish` writes it
-again just before uploading, when the recipe's eval stages on that checkpoint have finished, so the
-uploaded card carries their metrics. The card has the Hub's YAML metadata (huggingface_hub's
-ModelCardData: base model, library, tags) and says: base model and the chain of stages that led to
-this checkpoint, recipe and stage, training data, the prompt family and how to prompt the judge
-(the rendered judge prompt and the verdict sentence it ends with), the eval metrics, and the
-judgerl version. Imports no torch.
+A training stage writes the card (and lineage.json) into its checkpoint when it saves it;
+`judgerl publish` renders it again into a staging folder just before uploading, when the recipe's
+eval stages on that checkpoint have finished, so the uploaded card carries their metrics (a finished
+stage's recorded files are never rewritten). The card's YAML metadata is huggingface_hub's
+ModelCardData: base_model and license (inherited from the base, judgerl.trainers.card_lineage),
+library, tags, datasets, and the model-index of the evaluations run on the checkpoint. The text says:
+base model and the chain of stages that led to this checkpoint, recipe and stage, training data, the
+prompt family and how to prompt the judge (the rendered judge prompt and the verdict sentence it
+ends with), the checkpoint's judge_spec.json when it has one, the eval metrics, and the judgerl
+version. A `model` or `tiny_model` stage's card says the model is not trained. Imports no torch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from judgerl.core.jsonl import read_json
 from judgerl.core.types import JudgeSample
 from judgerl.judge_spec.families import PromptSpec, render_user_turn
+from judgerl.judge_spec.files import SPEC_FILE
 from judgerl.judge_spec.verdicts import verdict_sentence
+from judgerl.models.lineage import hub_license
+from judgerl.trainers.card_lineage import (
+    TRAINING_KINDS,
+    CardLineage,
+    Evaluation,
+    evaluations,
+    follow,
+    producing_stage,
+    read_manifest_or_none,
+)
 
-MANIFEST = "manifest.json"
 CARD = "README.md"
-EVAL_KINDS = ("eval", "rewardbench", "policy_eval")
-_MAX_CHAIN = 32
-
-
-def _manifest(stage_dir: Path) -> dict[str, Any] | None:
-    try:
-        return read_json(stage_dir / MANIFEST)
-    except (OSError, json.JSONDecodeError):  # OSError: also a data file where a stage folder would be
-        return None
-
-
-def _same_path(a: str | Path, b: str | Path) -> bool:
-    return Path(a).expanduser().resolve() == Path(b).expanduser().resolve()
-
-
-def _producing_stage(run_dir: Path, path: str) -> Path | None:
-    """The stage folder of `run_dir` that `path` (a checkpoint or data file) lies in, if any."""
-    try:
-        rel = Path(path).expanduser().resolve().relative_to(run_dir.resolve())
-    except ValueError:
-        return None
-    return run_dir / rel.parts[0] if rel.parts else None
 
 
 def lineage(stage_dir: Path, config: dict[str, Any]) -> tuple[str, list[str]]:
     """(the model the chain started from, the stages from it to this one as "name (kind)").
 
-    Follows each stage's `model` back through the earlier stages of the same run.
     Usage: base, chain = lineage(Path("runs/quickstart/sft"), manifest["config"])
     """
-    run_dir = stage_dir.parent
-    chain = [f"{stage_dir.name} ({config.get('kind', '?')})"]
-    model = str(config.get("model") or "")
-    for _ in range(_MAX_CHAIN):
-        parent = _producing_stage(run_dir, model) if model else None
-        manifest = _manifest(parent) if parent is not None else None
-        if manifest is None:
-            break
-        chain.insert(0, f"{parent.name} ({manifest.get('kind', '?')})")
-        upstream = (manifest.get("config") or {}).get("model")
-        if not upstream:  # a model built from config (tiny_model) starts the chain
-            return f"built from config by the {parent.name} stage", chain
-        model = str(upstream)
-    return model or "unknown", chain
+    found = follow(stage_dir, config)
+    return found.base_model or found.base, found.chain
 
 
 def _data_line(run_dir: Path, data: Any) -> str:
     if not isinstance(data, str):
         return f"`{data}`"
-    parent = _producing_stage(run_dir, data)
-    manifest = _manifest(parent) if parent is not None else None
+    parent = producing_stage(run_dir, data)
+    manifest = read_manifest_or_none(parent) if parent is not None else None
     source = (manifest or {}).get("config", {}).get("source")
-    if isinstance(source, dict):
+    if isinstance(source, dict) and parent is not None:
         described = ", ".join(f"{k}: {v}" for k, v in source.items() if isinstance(v, (str, int, float)))
         return f"`{Path(data).name}` of the {parent.name} stage (source {described})"
     return f"`{data}`"
 
 
 def eval_results(stage_dir: Path, checkpoint: Path) -> dict[str, dict[str, Any]]:
-    """The metrics of every finished eval stage of the run that judged `checkpoint`, by stage name.
+    """The metrics of every finished eval stage of the run that judged `checkpoint`, by stage label.
 
     Usage: eval_results(Path("runs/quickstart/sft"), Path("runs/quickstart/sft/checkpoint"))
     """
-    out: dict[str, dict[str, Any]] = {}
-    for other in sorted(p for p in stage_dir.parent.iterdir() if p.is_dir()):
-        manifest = _manifest(other)
-        if not manifest or manifest.get("status") != "complete" or manifest.get("kind") not in EVAL_KINDS:
-            continue
-        model = (manifest.get("config") or {}).get("model")
-        if isinstance(model, str) and _same_path(model, checkpoint):
-            data = (manifest.get("config") or {}).get("data")
-            label = f"{other.name} ({Path(data).stem})" if isinstance(data, str) else other.name
-            out[label] = manifest.get("metrics") or {}
-    return out
+    return {ev.label: ev.metrics for ev in evaluations(stage_dir, checkpoint)}
 
 
-def _metrics_table(results: dict[str, dict[str, Any]]) -> str:
-    if not results:
+def _metrics_table(evals: list[Evaluation]) -> str:
+    if not evals:
         return "No eval stage of the recipe has judged this checkpoint yet (`judgerl publish` refreshes this card)."
-    keys = list(dict.fromkeys(k for m in results.values() for k, v in m.items() if _is_number(v)))[:10]
+    keys = list(dict.fromkeys(k for ev in evals for k in ev.headline()))[:10]
     lines = ["| stage | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
-    for name, metrics in results.items():
-        cells = [_cell(metrics.get(k)) for k in keys]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for ev in evals:
+        cells = [_cell(ev.metrics.get(k)) for k in keys]
+        lines.append(f"| {ev.label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _cell(value: Any) -> str:
@@ -144,17 +108,84 @@ def _version() -> str:
         return "unknown"
 
 
+def _base_line(lin: CardLineage) -> str:
+    if lin.base_model and lin.base != lin.base_model:
+        text = f"`{lin.base_model}` ({lin.base})"
+    elif lin.base_model:
+        text = f"`{lin.base_model}`"
+    else:
+        text = lin.base
+    return f"{text}, imported from {lin.imported_from}" if lin.imported_from else text
+
+
+def _license_line(lin: CardLineage) -> str:
+    if lin.license:
+        return f"{lin.license}, the base model's (read from {lin.license_source})"
+    return (
+        "unknown: the base model's metadata names none (state it with the model stage's `license:` key); "
+        "check the base model's terms before sharing"
+    )
+
+
+def _judge_spec(checkpoint: Path) -> list[str]:
+    """The checkpoint's judge_spec.json, shown as it is, when the checkpoint has one."""
+    try:
+        text = (checkpoint / SPEC_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return []
+    with contextlib.suppress(ValueError):  # not JSON: shown as written
+        text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    return ["## Judge spec", "", f"The checkpoint's `{SPEC_FILE}`:", "", f"```json\n{text}\n```", ""]
+
+
+def card_data(lin: CardLineage, kind: str, evals: list[Evaluation], model_name: str) -> dict[str, Any]:
+    """The keyword arguments of huggingface_hub's ModelCardData for this card: base model, license,
+    library, tags, datasets and the model-index of the evaluations run on the checkpoint.
+
+    Usage: ModelCardData(**card_data(follow(stage_dir, config), "sft", [], "quickstart-sft"))
+    """
+    from huggingface_hub import EvalResult
+
+    results = [
+        EvalResult(
+            task_type="text-generation",
+            task_name="pairwise judging",
+            dataset_type=ev.dataset,
+            dataset_name=ev.label,
+            metric_type=key,
+            metric_name=f"{key} ({ev.kind} stage {ev.stage})",
+            metric_value=value,
+        )
+        for ev in evals
+        for key, value in ev.headline().items()
+    ]
+    tags = ["judgerl", kind, *(["llm-as-a-judge", "reward-model"] if lin.trained else [])]
+    return {
+        "base_model": lin.base_model,
+        "license": hub_license(lin.license),
+        "library_name": "transformers",
+        "pipeline_tag": "text-generation",
+        "tags": tags,
+        "datasets": lin.datasets or None,
+        "metrics": sorted({r.metric_type for r in results}) or None,
+        "model_name": model_name if results else None,
+        "eval_results": results or None,
+    }
+
+
 def render_model_card(
     stage_dir: str | Path,
     checkpoint: str | Path | None = None,
     config: dict[str, Any] | None = None,
     recipe: str | None = None,
 ) -> str:
-    """The README.md text for the checkpoint of the training stage in `stage_dir`.
+    """The README.md text for the checkpoint of the stage in `stage_dir` (a training stage, or a
+    `model` / `tiny_model` stage, whose card says it is not trained).
 
-    Reads the stage's manifest (its config, recipe and versions) and the run's other manifests (the
+    Reads the stage's manifest (its config, recipe and versions), the run's other manifests (the
     chain of stages back to the base model, the data's source, the eval stages that judged this
-    checkpoint). `config` stands in for the manifest's config when the stage has none yet.
+    checkpoint) and the imported base's lineage.json. `config` stands in for the manifest's config
+    when the stage has none yet.
 
     Usage: text = render_model_card("runs/quickstart/sft")
     """
@@ -162,30 +193,24 @@ def render_model_card(
 
     stage_dir = Path(stage_dir)
     checkpoint = Path(checkpoint) if checkpoint is not None else stage_dir / "checkpoint"
-    manifest = _manifest(stage_dir) or {}
+    manifest = read_manifest_or_none(stage_dir) or {}
     config = config if config is not None else manifest.get("config") or {}
     kind = str(config.get("kind") or manifest.get("kind") or "?")
+    config = {"kind": kind, **config}
     recipe = recipe or manifest.get("recipe") or stage_dir.parent.name
-    base, chain = lineage(stage_dir, config)
-    hub_base = base if _looks_like_hub_id(base) else None
-    data = ModelCardData(
-        base_model=hub_base,
-        library_name="transformers",
-        pipeline_tag="text-generation",
-        tags=["judgerl", "llm-as-a-judge", "reward-model", kind],
-    )
-    trained = f"`{base}`" if hub_base or base.startswith(("/", ".")) else base
-    body = "\n".join(
-        [
-            f"# {recipe}: {stage_dir.name}",
-            "",
-            f"A generative pairwise judge trained with judgerl "
-            f"{_version()}: the `{stage_dir.name}` stage (`{kind}`) of the recipe `{recipe}`.",
+    lin = follow(stage_dir, config)
+    evals = evaluations(stage_dir, checkpoint)
+    data = ModelCardData(**card_data(lin, kind, evals, f"{recipe}-{stage_dir.name}"))
+    if kind in TRAINING_KINDS:
+        intro = [
+            f"A generative pairwise judge trained with judgerl {_version()}: the `{stage_dir.name}` stage "
+            f"(`{kind}`) of the recipe `{recipe}`.",
             "",
             "## Training",
             "",
-            f"- Base model: {trained}",
-            f"- Stages: {' -> '.join(chain)}",
+            f"- Base model: {_base_line(lin)}",
+            f"- License: {_license_line(lin)}",
+            f"- Stages: {' -> '.join(lin.chain)}",
             f"- Data: {_data_line(stage_dir.parent, config.get('data'))}",
             f"- Key settings: {_settings(config)}",
             "",
@@ -193,15 +218,48 @@ def render_model_card(
             "",
             _prompting(config.get("prompt")),
             "",
+        ]
+    else:
+        made = "built it from config" if kind == "tiny_model" else "imported it"
+        earlier = (
+            "; its weights are a judge that judgerl trained earlier (the stages below)"
+            if lin.trained
+            else ", and no training stage has changed its weights: evaluations of it below are zero-shot"
+        )
+        intro = [
+            f"Not trained by this stage: the `{stage_dir.name}` stage (`{kind}`) of the recipe `{recipe}` "
+            f"{made}{earlier}.",
+            "",
+            "## Origin",
+            "",
+            f"- Model: {_base_line(lin)}",
+            f"- License: {_license_line(lin)}",
+            f"- Stages: {' -> '.join(lin.chain)}",
+            "",
+        ]
+    body = "\n".join(
+        [
+            f"# {recipe}: {stage_dir.name}",
+            "",
+            *intro,
+            *_judge_spec(checkpoint),
             "## Evaluation",
             "",
-            _metrics_table(eval_results(stage_dir, checkpoint)),
+            _metrics_table(evals),
             "",
             f"Written by judgerl {_version()} from the run's manifests ({stage_dir.parent}).",
             "",
         ]
     )
     return str(ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body}"))
+
+
+def checkpoint_lineage(stage_dir: str | Path, config: dict[str, Any]) -> dict[str, Any]:
+    """The lineage.json a training stage saves with its checkpoint: the base's, this stage added.
+
+    Usage: write_json(ckpt / "lineage.json", checkpoint_lineage(ctx.out_dir, stage.model_dump(mode="json")))
+    """
+    return follow(Path(stage_dir), config).record().to_dict()
 
 
 def _settings(config: dict[str, Any]) -> str:
@@ -217,8 +275,3 @@ def _settings(config: dict[str, Any]) -> str:
         "lora",
     )
     return ", ".join(f"{k} {config[k]}" for k in keys if config.get(k) not in (None, -1)) or "defaults"
-
-
-def _looks_like_hub_id(value: str) -> bool:
-    """`org/name` (not a path): what the Hub's base_model metadata accepts."""
-    return value.count("/") == 1 and not value.startswith((".", "/", "~")) and not Path(value).exists()

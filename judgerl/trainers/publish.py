@@ -1,14 +1,20 @@
-"""Publish a trained checkpoint to the Hugging Face Hub: refresh its model card, create the repo, upload.
+"""Publish a checkpoint to the Hugging Face Hub: stage it with a fresh model card, create the repo, upload.
 
 `judgerl publish RUN_DIR/STAGE --repo ORG/NAME [--private] [--dry-run]` and a training stage's
-`push_to_hub: {repo: ORG/NAME, private: true}` both come here. The upload is huggingface_hub's
-`HfApi.create_repo` + `HfApi.upload_folder`; the token is huggingface_hub's own (HF_TOKEN or
-`hf auth login`), never a recipe key. Imports no torch.
+`push_to_hub: {repo: ORG/NAME, private: true}` both come here. The checkpoint itself is never
+written to (its files are the finished stage's record, checked before the stage is skipped): the
+upload is built in `RUN_DIR/.publish/STAGE/`, the fresh README.md beside links to every other file
+of the checkpoint, and that folder is what huggingface_hub's `HfApi.upload_folder` sends (after
+`HfApi.create_repo`). The token is huggingface_hub's own (HF_TOKEN or `hf auth login`), never a
+recipe key. Imports no torch.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,9 +25,12 @@ from judgerl.core.config import StrictModel
 from judgerl.core.errors import JudgeRLError
 from judgerl.core.jsonl import read_json, write_text_atomic
 from judgerl.core.logging import get_logger
-from judgerl.trainers.model_card import CARD, MANIFEST, render_model_card
+from judgerl.core.stage_folders import MANIFEST, is_stage_name
+from judgerl.models.lineage import LINEAGE_FILE
+from judgerl.trainers.model_card import CARD, checkpoint_lineage, render_model_card
 
 log = get_logger("judgerl.publish")
+STAGING = ".publish"
 REPO_ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$"
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "adapter_model.safetensors")
 
@@ -43,11 +52,13 @@ class PushSpec(StrictModel):
 
 @dataclass
 class PublishPlan:
-    """What a publish uploads (or, in a dry run, would upload)."""
+    """What a publish uploads (or, in a dry run, would upload): `folder` is the staging folder
+    (the fresh card and links to the files of `checkpoint`)."""
 
     repo: str
     private: bool
     folder: Path
+    checkpoint: Path
     files: list[str] = field(default_factory=list)
     url: str | None = None
     commit: str | None = None
@@ -78,6 +89,38 @@ def _check_repo(repo: str) -> None:
         raise PublishError(f"--repo {repo!r}: expected ORG/NAME (letters, digits, '-', '_', '.')")
 
 
+def staging_folder(stage_dir: str | Path) -> Path:
+    """Where a stage's upload is assembled: `RUN_DIR/.publish/STAGE` (outside every stage folder).
+
+    Usage: staging_folder("runs/quickstart/sft")  # runs/quickstart/.publish/sft
+    """
+    stage_dir = Path(stage_dir).expanduser().resolve()
+    if not is_stage_name(stage_dir.name):
+        raise PublishError(f"{stage_dir}: not a stage folder (RUN_DIR/STAGE)")
+    return stage_dir.parent / STAGING / stage_dir.name
+
+
+def stage_upload(checkpoint: Path, staging: Path, card: str) -> list[str]:
+    """Fill `staging` afresh with `card` as README.md and a link to every other file of `checkpoint`;
+    the files it holds, relative to it. The checkpoint is only read.
+
+    Usage: files = stage_upload(Path("runs/q/sft/checkpoint"), staging_folder("runs/q/sft"), text)
+    """
+    building = staging.with_name(f"{staging.name}.building")
+    shutil.rmtree(building, ignore_errors=True)  # links and one card: rmtree never follows a link
+    building.mkdir(parents=True)
+    for path in sorted(checkpoint.rglob("*")):
+        rel = path.relative_to(checkpoint)
+        if not path.is_file() or rel.as_posix() == CARD:
+            continue
+        (building / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(path.resolve(), building / rel)
+    write_text_atomic(building / CARD, card)
+    shutil.rmtree(staging, ignore_errors=True)
+    os.replace(building, staging)
+    return sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if p.is_file())
+
+
 def publish(
     stage_dir: str | Path,
     repo: str,
@@ -87,20 +130,21 @@ def publish(
     api: Any = None,
     config: dict[str, Any] | None = None,
 ) -> PublishPlan:
-    """Write the model card into the stage's checkpoint, then create `repo` and upload the folder.
+    """Stage the checkpoint with a fresh model card, then create `repo` and upload the staged folder.
 
-    `dry_run` writes the card and lists what would be uploaded, touching no network. `api` is an
-    `huggingface_hub.HfApi` (default: one with the environment's token); `config` stands in for
-    the manifest's stage config (a stage that pushes before its manifest is final).
+    `dry_run` stages the card and lists what would be uploaded, touching no network. The
+    checkpoint's own files are left as the stage wrote them. `api` is an `huggingface_hub.HfApi`
+    (default: one with the environment's token); `config` stands in for the manifest's stage
+    config (a stage that pushes before its manifest is final).
 
     Usage: plan = publish("runs/quickstart/sft", "my-org/quickstart-judge", private=True)
     """
     _check_repo(repo)
     stage_dir = Path(stage_dir)
     folder = Path(checkpoint) if checkpoint is not None else stage_checkpoint(stage_dir)
-    write_text_atomic(folder / CARD, render_model_card(stage_dir, folder, config=config))
-    files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-    plan = PublishPlan(repo=repo, private=private, folder=folder, files=files)
+    staging = staging_folder(stage_dir)
+    files = stage_upload(folder, staging, render_model_card(stage_dir, folder, config=config))
+    plan = PublishPlan(repo=repo, private=private, folder=staging, checkpoint=folder, files=files)
     if dry_run:
         return plan
     if api is None:
@@ -115,20 +159,27 @@ def publish(
     commit = api.upload_folder(
         repo_id=repo,
         repo_type="model",
-        folder_path=str(folder),
+        folder_path=str(staging),
         commit_message=f"judgerl: {stage_dir.parent.name}/{stage_dir.name}",
     )
     plan.commit = getattr(commit, "oid", None) or str(commit)
-    log.info(f"published {folder} to {plan.url} ({len(files)} files)")
+    log.info(f"published {folder} to {plan.url} ({len(files)} files, staged in {staging})")
     return plan
 
 
 def card_files(stage: Any, ctx: Any, checkpoint: Path) -> dict[str, str]:
-    """The model card a training stage saves with its checkpoint (`save_trained(..., extra_files=)`).
+    """The model card and lineage.json a training stage saves with its checkpoint
+    (`save_trained(..., extra_files=)`): written before the stage finishes, so they are part of
+    what its manifest records.
 
     Usage: save_trained(trainer, tok, checkpoint, extra_files=card_files(stage, ctx, checkpoint))
     """
-    return {CARD: render_model_card(ctx.out_dir, checkpoint, config=stage.model_dump(mode="json"))}
+    config = stage.model_dump(mode="json")
+    lineage = checkpoint_lineage(ctx.out_dir, config)
+    return {
+        CARD: render_model_card(ctx.out_dir, checkpoint, config=config),
+        LINEAGE_FILE: json.dumps(lineage, indent=2) + "\n",
+    }
 
 
 def push_after_training(stage: Any, ctx: Any, checkpoint: Path) -> dict[str, Any]:

