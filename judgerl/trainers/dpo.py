@@ -31,7 +31,7 @@ from judgerl.core.logging import get_logger
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.pairs import read_pairs
 from judgerl.judge_spec.families import PromptSpec
-from judgerl.judge_spec.files import JudgeSpecField, resolve_spec, spec_files
+from judgerl.judge_spec.files import JudgeSpecField, resolve_spec
 from judgerl.trainers.common import LoraSpec, TrainingKeys, schedule_args, train_resumable, whole_stage_loss
 
 log = get_logger("judgerl.dpo")
@@ -215,7 +215,7 @@ def run_dpo(stage: DPOStage, ctx: StageContext) -> StageResult:
 
     checkpoint = ctx.path(OUTPUTS["checkpoint"])
     history = trainer.state.log_history
-    files = card_files(stage, ctx, checkpoint) | spec_files(spec)
+    files = card_files(stage, ctx, checkpoint, spec)
     save_trained(trainer, tokenizer, checkpoint, stage.merge_lora, files)
     pushed: dict[str, Any] = {}
     if trainer.is_world_process_zero():

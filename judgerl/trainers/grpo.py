@@ -32,7 +32,7 @@ from judgerl.core.jsonl import write_json
 from judgerl.core.logging import get_logger
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.grpo_data import PAIR, drop_long_pairs, grpo_rows, load_grpo_samples, pairs_complete
-from judgerl.judge_spec.files import resolve_spec, spec_files
+from judgerl.judge_spec.files import resolve_spec
 from judgerl.trainers.common import train_resumable, trl_grpo_config, whole_stage_loss
 from judgerl.trainers.curves import curve_summary, plot_reward_curve, reward_keys
 from judgerl.trainers.grpo_config import OUTPUTS, GRPOStage
@@ -183,7 +183,7 @@ def _run_trl(stage: GRPOStage, ctx: StageContext) -> StageResult:
     history = trainer.state.log_history
     keys = reward_keys(history)
     checkpoint = ctx.path(OUTPUTS["checkpoint"])
-    files = card_files(stage, ctx, checkpoint) | spec_files(spec)
+    files = card_files(stage, ctx, checkpoint, spec)
     save_trained(trainer, tokenizer, checkpoint, stage.merge_lora, files)
     pushed: dict[str, Any] = {}
     if trainer.is_world_process_zero():

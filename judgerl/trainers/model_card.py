@@ -14,16 +14,18 @@ version. A `model` or `tiny_model` stage's card says the model is not trained. I
 
 from __future__ import annotations
 
-import contextlib
 import json
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from judgerl.core.types import JudgeSample
-from judgerl.judge_spec.families import PromptSpec, render_user_turn
-from judgerl.judge_spec.files import SPEC_FILE
-from judgerl.judge_spec.verdicts import verdict_sentence
+from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.files import SPEC_FILE, JudgeSpecError, checkpoint_spec, load_spec
+from judgerl.judge_spec.presets import DEFAULT_SPEC, builtin_spec, spec_for_prompt
+from judgerl.judge_spec.render import judge_prompt, prompt_text
+from judgerl.judge_spec.spec import JudgeSpec
+from judgerl.judge_spec.writing import verdict_text
 from judgerl.models.lineage import hub_license
 from judgerl.trainers.card_lineage import (
     TRAINING_KINDS,
@@ -84,20 +86,21 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _prompting(prompt: dict[str, Any] | None) -> str:
-    spec = PromptSpec(**{k: v for k, v in (prompt or {}).items() if k in ("family", "instruction")})
+def _prompting(spec: JudgeSpec) -> str:
     example = JudgeSample(
         "example", "example", [{"role": "user", "content": "{question}"}], "{a}", "{b}", "a"
     )
-    verdict = verdict_sentence("a", 2 if spec.wants_strength else None)
+    verdict = verdict_text(spec, "a", 2 if spec.wants_strength else None)
+    how = "as plain text (no chat template)" if spec.prompt.raw else "rendered with its chat template"
     return (
-        f"Prompt family `{spec.family}` ({spec.instruction} instruction). Send the judge one user turn, "
-        "rendered with its chat template, with the question and the two responses filled in:\n\n"
-        f"```text\n{render_user_turn(example, spec)}\n```\n\n"
+        f"Judge spec `{spec.name}` (`{SPEC_FILE}` in this folder). Send the judge this prompt, {how}, "
+        "with the question and the two responses filled in:\n\n"
+        f"```text\n{prompt_text(judge_prompt(spec, example))}\n```\n\n"
         f"It {'thinks first, then ' if spec.wants_thinking else ''}ends with a verdict such as "
-        f"`{verdict}` Judge each pair in both orders (swap the responses) to cancel position bias; "
-        "`judgerl serve --model THIS_FOLDER` serves it with this prompt and parses the verdict "
-        "(`judgerl eval --model THIS_FOLDER --data ...` evaluates it)."
+        f"`{verdict}` (read by verdict format `{spec.verdict.format}`). Judge each pair in both orders "
+        "(swap the responses) to cancel position bias; `judgerl serve --model THIS_FOLDER` serves it with "
+        "this spec and reads its verdicts, and `judgerl eval --model THIS_FOLDER --data ...` evaluates it, "
+        "both with no prompt flags."
     )
 
 
@@ -127,14 +130,34 @@ def _license_line(lin: CardLineage) -> str:
     )
 
 
-def _judge_spec(checkpoint: Path) -> list[str]:
-    """The checkpoint's judge_spec.json, shown as it is, when the checkpoint has one."""
+def _saved_spec(checkpoint: Path) -> JudgeSpec | None:
     try:
-        text = (checkpoint / SPEC_FILE).read_text(encoding="utf-8").strip()
-    except OSError:
+        return checkpoint_spec(checkpoint) if (checkpoint / SPEC_FILE).is_file() else None
+    except JudgeSpecError:
+        return None
+
+
+def _config_spec(config: dict[str, Any]) -> JudgeSpec | None:
+    """The spec a stage's config names (its judge_spec, else its prompt shorthand): cards of runs made
+    before checkpoints carried their spec."""
+    try:
+        if config.get("judge_spec"):
+            return load_spec(config["judge_spec"])
+        prompt = config.get("prompt")
+        if isinstance(prompt, dict):
+            return spec_for_prompt(
+                PromptSpec(**{k: v for k, v in prompt.items() if k in ("family", "instruction")})
+            )
+    except (ValueError, TypeError):
+        return None
+    return None
+
+
+def _judge_spec(spec: JudgeSpec | None) -> list[str]:
+    """The judge spec the checkpoint carries, in full, when it has one."""
+    if spec is None:
         return []
-    with contextlib.suppress(ValueError):  # not JSON: shown as written
-        text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    text = json.dumps(spec.model_dump(mode="json"), indent=2, ensure_ascii=False)
     return ["## Judge spec", "", f"The checkpoint's `{SPEC_FILE}`:", "", f"```json\n{text}\n```", ""]
 
 
@@ -178,9 +201,11 @@ def render_model_card(
     checkpoint: str | Path | None = None,
     config: dict[str, Any] | None = None,
     recipe: str | None = None,
+    spec: JudgeSpec | None = None,
 ) -> str:
     """The README.md text for the checkpoint of the stage in `stage_dir` (a training stage, or a
-    `model` / `tiny_model` stage, whose card says it is not trained).
+    `model` / `tiny_model` stage, whose card says it is not trained). `spec` is the judge spec the
+    checkpoint is saved with (default: the checkpoint's judge_spec.json, if any).
 
     Reads the stage's manifest (its config, recipe and versions), the run's other manifests (the
     chain of stages back to the base model, the data's source, the eval stages that judged this
@@ -199,6 +224,8 @@ def render_model_card(
     config = {"kind": kind, **config}
     recipe = recipe or manifest.get("recipe") or stage_dir.parent.name
     lin = follow(stage_dir, config)
+    spec = spec if spec is not None else _saved_spec(checkpoint)
+    shown = spec or _config_spec(config) or builtin_spec(DEFAULT_SPEC)
     evals = evaluations(stage_dir, checkpoint)
     data = ModelCardData(**card_data(lin, kind, evals, f"{recipe}-{stage_dir.name}"))
     if kind in TRAINING_KINDS:
@@ -216,7 +243,7 @@ def render_model_card(
             "",
             "## How to prompt it",
             "",
-            _prompting(config.get("prompt")),
+            _prompting(shown),
             "",
         ]
     else:
@@ -242,7 +269,7 @@ def render_model_card(
             f"# {recipe}: {stage_dir.name}",
             "",
             *intro,
-            *_judge_spec(checkpoint),
+            *_judge_spec(spec),
             "## Evaluation",
             "",
             _metrics_table(evals),

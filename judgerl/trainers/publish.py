@@ -26,6 +26,7 @@ from judgerl.core.errors import JudgeRLError
 from judgerl.core.jsonl import read_json, write_text_atomic
 from judgerl.core.logging import get_logger
 from judgerl.core.stage_folders import MANIFEST, is_stage_name
+from judgerl.judge_spec.files import spec_files
 from judgerl.models.lineage import LINEAGE_FILE
 from judgerl.trainers.model_card import CARD, checkpoint_lineage, render_model_card
 
@@ -167,19 +168,20 @@ def publish(
     return plan
 
 
-def card_files(stage: Any, ctx: Any, checkpoint: Path) -> dict[str, str]:
-    """The model card and lineage.json a training stage saves with its checkpoint
-    (`save_trained(..., extra_files=)`): written before the stage finishes, so they are part of
-    what its manifest records.
+def card_files(stage: Any, ctx: Any, checkpoint: Path, spec: Any = None) -> dict[str, str]:
+    """The model card, lineage.json and (for a judge) judge_spec.json a training stage saves with its
+    checkpoint (`save_trained(..., extra_files=)`): written before the stage finishes, so they are part
+    of what its manifest records.
 
-    Usage: save_trained(trainer, tok, checkpoint, extra_files=card_files(stage, ctx, checkpoint))
+    Usage: save_trained(trainer, tok, checkpoint, extra_files=card_files(stage, ctx, checkpoint, spec))
     """
     config = stage.model_dump(mode="json")
     lineage = checkpoint_lineage(ctx.out_dir, config)
-    return {
-        CARD: render_model_card(ctx.out_dir, checkpoint, config=config),
+    files = {
+        CARD: render_model_card(ctx.out_dir, checkpoint, config=config, spec=spec),
         LINEAGE_FILE: json.dumps(lineage, indent=2) + "\n",
     }
+    return files | (spec_files(spec) if spec is not None else {})
 
 
 def push_after_training(stage: Any, ctx: Any, checkpoint: Path) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.policy_data import policy_rows, policy_sft_rows
 from judgerl.data_prep.sft_format import sft_records
 from judgerl.judge_spec.families import PromptSpec
-from judgerl.judge_spec.files import JudgeSpecField, resolve_spec, spec_files
+from judgerl.judge_spec.files import JudgeSpecField, resolve_spec
 from judgerl.models.chat_templates import check_template_name
 from judgerl.trainers.common import LoraSpec, TrainingKeys, schedule_args, train_resumable, whole_stage_loss
 
@@ -154,7 +154,7 @@ def run_sft(stage: SFTStage, ctx: StageContext) -> StageResult:
         output, train_seconds, resumed_from = train_resumable(trainer, ctx, log)
 
     checkpoint = ctx.path(OUTPUTS["checkpoint"])
-    files = card_files(stage, ctx, checkpoint) | (spec_files(spec) if spec is not None else {})
+    files = card_files(stage, ctx, checkpoint, spec)
     save_trained(trainer, tokenizer, checkpoint, stage.merge_lora, files)
     pushed: dict[str, Any] = {}
     if trainer.is_world_process_zero():

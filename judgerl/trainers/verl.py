@@ -45,7 +45,7 @@ from judgerl.core.logging import get_logger
 from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.grpo_data import grpo_rows, load_grpo_samples
-from judgerl.judge_spec.files import resolve_spec, spec_files
+from judgerl.judge_spec.files import resolve_spec
 from judgerl.judge_spec.spec import JudgeSpec
 from judgerl.trainers.curves import curve_summary, plot_reward_curve
 from judgerl.trainers.grpo_config import OUTPUTS, GRPOStage
@@ -334,7 +334,7 @@ def run_verl_grpo(stage: GRPOStage, ctx: StageContext) -> StageResult:
         staging = ctx.path(MERGE_STAGING)
         shutil.rmtree(staging, ignore_errors=True)
         _run_logged(merge_command(stage.verl.python, actor, staging), paths.log, env, "verl model merger")
-        for name, text in (card_files(stage, ctx, checkpoint) | spec_files(spec)).items():
+        for name, text in card_files(stage, ctx, checkpoint, spec).items():
             write_text_atomic(staging / name, text)
         shutil.rmtree(checkpoint, ignore_errors=True)
         os.replace(staging, checkpoint)

@@ -12,6 +12,8 @@ from huggingface_hub import HfApi, ModelCard
 
 from judgerl.cli.main import main
 from judgerl.core.jsonl import write_json
+from judgerl.judge_spec.files import save_spec
+from judgerl.judge_spec.presets import builtin_spec
 from judgerl.trainers.model_card import eval_results, lineage, render_model_card
 from judgerl.trainers.publish import PublishError, publish
 
@@ -117,7 +119,7 @@ def test_the_card_names_the_chain_data_prompt_and_the_evals_of_this_checkpoint(r
     }
     assert card.data.model_name == "demo-dpo" and "License: unknown" in text
     assert "0.5 |" not in text and "0.1 |" not in text  # another checkpoint's eval, an unfinished one
-    assert "Prompt family `cot` (compact instruction)" in text and "[The Start of Response (b)]" in text
+    assert "Judge spec `cot-compact`" in text and "[The Start of Response (b)]" in text
     assert (
         "`Therefore, Response (a) is better.`" in text
         and "[[" not in text.split("## How")[1].split("## Eval")[0]
@@ -207,9 +209,10 @@ def test_a_run_from_before_lineage_names_the_source_not_a_config(tmp_path: Path)
 
 
 def test_a_judge_spec_file_is_shown_in_its_own_section(run: Path) -> None:
-    (run / "sft" / "checkpoint" / "judge_spec.json").write_text('{"family": "cot", "verdict": "[[A]]"}')
+    save_spec(builtin_spec("mtbench"), run / "sft" / "checkpoint")
     text = render_model_card(run / "sft")
-    assert "## Judge spec" in text and '"verdict": "[[A]]"' in text
+    assert "## Judge spec" in text and '"format": "mtbench"' in text and "Judge spec `mtbench`" in text
+    assert "[The Start of Assistant A's Answer]" in text  # the prompt shown is the spec's own
     assert text.index("## Judge spec") < text.index("## Evaluation")
     assert "## Judge spec" not in render_model_card(run / "dpo")
 
