@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from judgerl.cli.main import main
 from judgerl.core.errors import StageError
 from judgerl.core.jsonl import read_json, read_jsonl, write_json
 from judgerl.pipeline import benchmark_summary, run_recipe, summary_table
@@ -48,6 +49,18 @@ def test_quickstart_runs_writes_manifests_and_skips_on_rerun(tiny_recipe: Path) 
     benchmarks = benchmark_summary(recipe)
     assert "| eval_base (test) | pairwise | pair acc |" in benchmarks and "| eval_sft (test) |" in benchmarks
     assert (run / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    # the trained judge carries its spec: `judgerl eval` with no prompt flags judges as eval_sft did (issue 22)
+    assert (
+        json.loads((run / "sft" / "checkpoint" / "judge_spec.json").read_text())["name"] == "strength-compact"
+    )
+    out = tiny_recipe.parent / "cli_eval"
+    argv = ["eval", "--model", str(run / "sft" / "checkpoint"), "--data", str(run / "data" / "test.jsonl")]
+    assert main([*argv, "--max-new-tokens", "24", "--batch-size", "12", "--out", str(out)]) == 0
+    assert [p["completion"] for p in read_jsonl(out / "predictions.jsonl")] == [
+        p["completion"] for p in preds
+    ]
+    assert read_json(out / "metrics.json")["overall"] == metrics["overall"]
 
     # an unchanged rerun skips every stage
     assert _statuses(run_recipe(load_recipe(tiny_recipe))) == dict.fromkeys(STAGES, "skipped")

@@ -18,7 +18,6 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, ValidationError
 
-from judgerl.core.config import format_validation_error
 from judgerl.core.errors import JudgeRLError
 from judgerl.core.jsonl import write_json
 from judgerl.core.safe_yaml import describe_yaml_error, load_bounded
@@ -44,6 +43,25 @@ def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _message(err: ValidationError, where: str) -> str:
+    """One line per problem: the key, and the value given where a key was wrong (not the whole spec)."""
+    parts = []
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"])
+        key = f"{where}.{loc}" if loc else where
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            parts.append(f"{key}: unknown key")
+        elif e["type"] == "missing":
+            parts.append(f"{key}: required key is missing")
+        elif loc:
+            shown = repr(e["input"])
+            parts.append(f"{key} = {shown if len(shown) <= 80 else shown[:77] + '...'}: {msg}")
+        else:
+            parts.append(f"{key}: {msg}")
+    return "; ".join(parts)
+
+
 def spec_from_mapping(data: Any, where: str = "judge_spec") -> JudgeSpec:
     """A spec from a mapping (`extends: NAME` starts from a built-in); JudgeSpecError names the key.
 
@@ -63,12 +81,19 @@ def spec_from_mapping(data: Any, where: str = "judge_spec") -> JudgeSpec:
             raise JudgeSpecError(
                 f"{where}.extends = {base!r}: not a built-in spec ({', '.join(builtin_names())})"
             )
-        data = _merge(builtin_spec(base).model_dump(mode="json"), data)
+        inherited = builtin_spec(base).model_dump(mode="json")
+        verdict = data.get("verdict")
+        if (
+            isinstance(verdict, dict)
+            and verdict.get("format", inherited["verdict"]["format"]) != inherited["verdict"]["format"]
+        ):
+            inherited.pop("verdict")  # another format starts from its own preset, not the base's pattern
+        data = _merge(inherited, data)
         data.setdefault("name", f"{base}+custom")
     try:
         return JudgeSpec.model_validate(data)
     except ValidationError as e:
-        raise JudgeSpecError(format_validation_error(e, where, values=True)) from None
+        raise JudgeSpecError(_message(e, where)) from None
 
 
 def read_spec_file(path: str | os.PathLike[str]) -> JudgeSpec:

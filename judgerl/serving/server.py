@@ -97,6 +97,23 @@ def check_numbers(
         raise JudgeRLError("bad serve settings: " + "; ".join(problems))
 
 
+def serve_specs(
+    model: str, prompt: PromptSpec | None, judge_spec: JudgeSpec | None, score_spec: JudgeSpec | None
+) -> tuple[JudgeSpec, JudgeSpec]:
+    """The (pairwise, pointwise) specs a server of `model` uses: the pairwise one given (or the `prompt`
+    shorthand), else the model's saved spec, else the default; the pointwise one given, else the model's
+    saved spec when it is pointwise, else the built-in `score`.
+
+    Usage: spec, score_spec = serve_specs("runs/quickstart/sft/checkpoint", None, None, None)
+    """
+    spec = resolve_spec(judge_spec, prompt, model, "judgerl serve", log)
+    if spec.mode == "pointwise":
+        score_spec = score_spec or spec
+        spec = builtin_spec(DEFAULT_SPEC)
+        log.info(f"judgerl serve: {model}'s spec is pointwise; /v1/judge uses the default {spec.name!r}")
+    return spec, score_spec or builtin_spec("score")
+
+
 def serve(
     model: str,
     host: str = BIND_DEFAULTS.host,
@@ -136,15 +153,10 @@ def serve(
         generator = make_generator(backend, model, **kwargs)  # type: ignore[arg-type]
     except (OSError, ValueError) as err:  # FileNotFoundError, a folder that is not a checkpoint, ...
         raise JudgeRLError(f"cannot load the judge model {model!r}: {err}") from err
-    spec = resolve_spec(judge_spec, prompt, model, "judgerl serve", log)
-    if spec.mode == "pointwise":
-        if score_spec is None:
-            score_spec = spec
-        spec = builtin_spec(DEFAULT_SPEC)
-        log.info(f"judgerl serve: the judge spec is pointwise; /v1/judge uses the default {spec.name!r}")
+    spec, score_spec = serve_specs(model, prompt, judge_spec, score_spec)
     settings = ServeSettings(
         prompt=spec,
-        score_spec=score_spec or builtin_spec("score"),
+        score_spec=score_spec,
         unparsed_reward=unparsed_reward,
         sampling=SamplingSpec(max_new_tokens=max_new_tokens, batch_size=max_batch),
         token=token,

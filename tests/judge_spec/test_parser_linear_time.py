@@ -13,8 +13,11 @@ from hypothesis import strategies as st
 
 from judgerl.data_prep.answers import extract_answer
 from judgerl.judge_spec import multi_parser, parser
+from judgerl.judge_spec.files import spec_from_mapping
 from judgerl.judge_spec.multi_parser import parse_choice, parse_rating
 from judgerl.judge_spec.parser import parse_verdict
+from judgerl.judge_spec.presets import builtin_spec
+from judgerl.judge_spec.reading import read, read_score
 from judgerl.judge_spec.score_parser import parse_score
 from judgerl.probes import labelling
 from judgerl.rewards import functions
@@ -32,6 +35,31 @@ PARSERS: dict[str, Callable[[str], object]] = {
     "label_score": labelling.parse_score,
     "answer": extract_answer,
 }
+# the judge specs' readers: every preset, and user patterns a backtracking engine would take
+# quadratic or exponential time on (RE2 keeps them linear; each match rule is a fixed number of searches)
+_NASTY = {
+    "last": r"(?P<choice>[ab])(?:.*Z)?",
+    "first": r"(?:(?:a|a)*)+(?P<choice>[b])",
+    "choice_order": r"Response \((?P<choice>[ab])\)(?:\s*,?\s*)*is better, and the strength is \[\[(?P<strength>\d+)",
+}
+for _name in ("mtbench", "strength", "score"):
+    _spec = builtin_spec(_name)
+    PARSERS[f"spec:{_name}"] = (
+        (lambda t, sp=_spec: read_score(sp.verdict, t))
+        if _spec.mode == "pointwise"
+        else (lambda t, sp=_spec: read(sp, t))
+    )
+PARSERS["spec:thinkj"] = (
+    lambda t, sp=spec_from_mapping({"extends": "strength", "verdict": {"format": "thinkj"}}): read(sp, t)
+)
+for _match, _pattern in _NASTY.items():
+    _user = spec_from_mapping(
+        {
+            "extends": "strength",
+            "verdict": {"format": "pattern", "pattern": _pattern, "match": _match, "strength": "optional"},
+        }
+    )
+    PARSERS[f"user pattern ({_match})"] = lambda t, sp=_user: read(sp, t)
 HEADS = [
     "Therefore, Response (a) is better, and the strength",
     "Therefore",
@@ -58,7 +86,8 @@ FILLERS = [
     "Therefore, ",
 ]
 FILLERS += ["Therefore, Response (a) is ", "strength is ", "[[ ", "response (a)", ". "]
-TAILS = ["x", ".", "", "]]", "2]]", " is better", "</think>"]
+FILLERS += ["a", "aaab", "[[A]] ", "Response (a)  , ,", "Score: 8\n"]
+TAILS = ["x", ".", "", "]]", "2]]", " is better", "</think>", "[[C]]", "Z"]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -66,6 +95,9 @@ def _warm() -> None:
     """First calls import lazily (math-verify pulls in sympy: ~1 s once); time only the parsing."""
     for fn in PARSERS.values():
         fn("<think>x</think> #### 7. Therefore, Response (a) is better, strength [[2]]. Score: 4 \\boxed{1}")
+        fn(
+            "Therefore, Response (a) is better, and the strength is x"
+        )  # no "####": the answer reaches math-verify
 
 
 def _timed(fn: Callable[[str], object], text: str) -> float:
