@@ -15,6 +15,8 @@ import numpy as np
 
 from judgerl.core.types import JudgeSample
 from judgerl.judge_spec.parser import parse_verdict
+from judgerl.judge_spec.reading import read
+from judgerl.judge_spec.spec import JudgeSpec
 from judgerl.probes.linear import LinearProbe
 from judgerl.probes.use import ExtractorPool, load_probes, probe_features
 from judgerl.rewards.functions import RewardResult
@@ -61,13 +63,14 @@ def probe_reward(
     model: str = "",
     device: str = "cpu",
     context: str = "question",
+    judge_spec: JudgeSpec | None = None,
 ) -> RewardResult:
     """A probe's score of `completion` in [0, 1]; with several probes at `path` and no `aspect`, their mean.
 
     `path` is a probe file or folder (required); `model` overrides the model id saved in the
     probes; `context` is what the probe reads as the question: the sample's question, or
-    "pair" (the question and both responses). details hold each aspect's score and the parsed
-    verdict, like every reward.
+    "pair" (the question and both responses). details hold each aspect's score and the verdict
+    (read by the stage's judge spec when the adapters pass one), like every reward.
 
     Usage: probe_reward(sample, completion, path="runs/probe/probes", aspect="logicality").score
     """
@@ -85,7 +88,7 @@ def probe_reward(
         a: float(normalized_score(p, probe_features(p, pair, pool.get(p), progress=False))[0])
         for a, p in probes.items()
     }
-    verdict = parse_verdict(completion)
+    verdict = parse_verdict(completion) if judge_spec is None else read(judge_spec, completion)
     details = {
         "parsed": verdict.ok,
         "correct": None if not verdict.ok else verdict.choice == sample.label,
