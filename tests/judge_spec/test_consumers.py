@@ -18,6 +18,7 @@ from judgerl.eval.rewardbench.stage import RewardBenchStage, run_rewardbench
 from judgerl.eval.stage import EvalStage, run_eval
 from judgerl.judge_spec.files import save_spec, spec_from_mapping
 from judgerl.judge_spec.presets import builtin_spec
+from judgerl.judge_spec.render import judge_prompt
 from judgerl.recipe import load_recipe
 from judgerl.rewards.adapters import to_trl, to_verl
 from judgerl.serving.server import serve_specs
@@ -142,3 +143,66 @@ def test_a_recipe_declares_a_spec_file_recipe_wide_and_a_stages_prompt_shorthand
     spec.write_text("prompt: {user: '{question} {nope}'}\n")
     with pytest.raises(Exception, match=r"unknown field \{nope\}"):
         load_recipe(str(recipe))
+
+
+class RawScorer:
+    """Answers a raw-text prompt with the number after its [A] field (a Demystifying-layout scorer)."""
+
+    def __init__(self) -> None:
+        self.prompts: list[Any] = []
+
+    def generate(self, prompts, spec, progress=True, desc=""):  # type: ignore[no-untyped-def]
+        self.prompts.extend(prompts)
+        return [[" " + p.split("[A] ")[1].split("\n")[0][-1] + " out of 10"] for p in prompts]
+
+
+def test_the_generative_scaling_judge_speaks_a_pointwise_spec_as_raw_text() -> None:
+    from judgerl.eval.scaling.judges.generative import GenerativeScoreJudge
+
+    spec = spec_from_mapping(
+        {
+            "name": "demystifying-layout",
+            "mode": "pointwise",
+            "prompt": {
+                "user": "[Q] {question}\n[A] {response}\n[Final]",
+                "raw": True,
+                "truncate": {"question": 5},
+            },
+            "verdict": {"format": "first_number"},
+        }
+    )
+    gen = RawScorer()
+    (res,) = GenerativeScoreJudge(gen, max_new_tokens=4, spec=spec).score_batch(
+        ["What is 2+2?"], [["= 4", "= 7"]]
+    )
+    assert res.scores == [4.0, 7.0] and gen.prompts[0] == "[Q] What \n[A] = 4\n[Final]"
+
+
+def test_sft_trains_on_the_prompt_a_file_carries_when_asked() -> None:
+    from judgerl.data_prep.sft_format import sft_records
+
+    written = [
+        {"role": "system", "content": "Judge carefully."},
+        {"role": "user", "content": "Q and two answers"},
+    ]
+    sample = JudgeSample(
+        "t-0",
+        "thinkj",
+        [{"role": "user", "content": "q"}],
+        "x",
+        "y",
+        "b",
+        2,
+        metadata={"thinking": "y is right", "thinking_order": "ab", "prompt_messages": written},
+    )
+    spec = builtin_spec("strength")
+    rendered = sft_records([sample], spec)
+    other = sample.swapped()
+    other.metadata["thinking_order"] = "ba"  # a trace for the swapped order, but the file's prompt is ab's
+    as_written = sft_records([sample, other], spec, as_written=True)
+    assert rendered.rows[0]["messages"][:-1] == judge_prompt(spec, sample) and rendered.as_written == 0
+    assert as_written.rows[0]["messages"][:-1] == written and as_written.rows[0]["messages"][-1][
+        "content"
+    ].endswith("Therefore, Response (b) is better, and the strength is [[2]].")
+    assert (as_written.as_written, as_written.differ_from_spec) == (1, 1)
+    assert as_written.skipped == [("t-0", "prompt as written is for the file's order (ab)")]
