@@ -33,7 +33,7 @@ HELP = "evaluate a judge checkpoint: pairwise (both orders), rewardbench (v1/v2,
 SHARED = ("model", "max_new_tokens", "batch_size", "max_samples", "backend", "temperature", "dtype")
 DECODING = ("draft", "window", "classifier", "threshold")
 # EvalStage keys with a flag, where the stage has them
-PAIRWISE_EXTRA = ("scoring", "chat_template", "model_name")
+PAIRWISE_EXTRA = ("scoring", "chat_template", "model_name", "chunk_size")
 MODEL_HELP = "checkpoint folder or hub id; backend openai: the served model's name (default: its only model)"
 REWARDBENCH_HELP = {
     "version": "RewardBench version (default 1)",

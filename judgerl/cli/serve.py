@@ -2,6 +2,7 @@
 
     judgerl serve --model runs/quickstart/sft/checkpoint                  # 127.0.0.1:8000, no token
     judgerl serve --model CKPT --host 0.0.0.0 --token "$JUDGE_TOKEN"      # beyond loopback: token required
+    judgerl serve --model CKPT --scoring logprob                         # verdicts by log-probability
 
 The flags are derived from the one serve-options spec (`judgerl.core.serve_options`: ServeBind
 and ServeOptions), whose defaults a policy_grpo stage's `judge_server` shares.
@@ -51,8 +52,10 @@ def run(args: argparse.Namespace) -> int:
 
     Usage: judgerl serve --model runs/quickstart/sft/checkpoint --port 8000
     """
+    from judgerl.serving.process import die_with_parent
     from judgerl.serving.server import serve
 
+    die_with_parent()  # started by JudgeServerProcess: go when the parent goes, SIGKILL included
     token = args.token if args.token is not None else os.environ.get("JUDGERL_SERVE_TOKEN") or None
     options = config_values(args, list(ServeOptions.model_fields))
     bind = config_values(args, list(ServeBind.model_fields))

@@ -15,9 +15,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from annotated_types import Ge, Gt, Le, Lt
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from judgerl.core.config import StrictModel, flag_name
+from judgerl.core.types import Scoring, check_scoring
 
 # the prompt families whose verdict the server's parser reads, and the instruction lengths
 SERVE_PROMPTS: tuple[str, ...] = ("cot", "strength", "direct")
@@ -47,6 +48,11 @@ class ServeOptions(StrictModel):
     """How the judge server batches and generates: the options `judgerl serve` and a served
     `policy_grpo` judge share.
 
+    `scoring: logprob` (hf backend) reads the judge prompts' verdicts by comparing the
+    log-probabilities of the verdict sentences. `read_timeout` bounds how long a client may take
+    to send a request's headers, and then its body; it is not part of a stage's config hash (it
+    changes no result), nor is `scoring` at its default.
+
     >>> ServeOptions().max_batch, ServeOptions().max_wait_ms, ServeOptions().max_new_tokens
     (32, 10.0, 512)
     """
@@ -57,6 +63,25 @@ class ServeOptions(StrictModel):
     request_timeout: float = Field(120.0, gt=0, description="seconds per request")
     backend: Literal["hf", "vllm"] = "hf"
     device: str = Field("auto", description="hf backend device (auto, cpu, cuda)")
+    scoring: Scoring = Field(
+        "generate", description="judge verdicts: generate (parse the text) or logprob (hf backend)"
+    )
+    read_timeout: float = Field(
+        15.0, gt=0, exclude=True, description="seconds a client may take to send headers, then body"
+    )
+
+    @model_validator(mode="after")
+    def _scoring_fits_backend(self) -> ServeOptions:
+        check_scoring(self.scoring, self.backend)
+        return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # `scoring: generate` is left out, so a served judge keeps the config hash it had before the key
+        data = handler(self)
+        if isinstance(data, dict) and data.get("scoring") == "generate":
+            data.pop("scoring")
+        return data
 
 
 SERVE_DEFAULTS = ServeOptions()
@@ -77,7 +102,7 @@ def serve_args(
     Usage: cmd = ["judgerl", "serve", "--model", m, *serve_args(spec, "strength", "full")]
 
     >>> serve_args(ServeOptions(max_batch=8), "strength", "compact")[:2], serve_args(ServeOptions())[-2:]
-    (['--max-batch', '8'], ['--device', 'auto'])
+    (['--max-batch', '8'], ['--read-timeout', '15.0'])
     """
     args: list[str] = []
     for name in ServeOptions.model_fields if fields is None else fields:

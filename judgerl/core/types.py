@@ -9,6 +9,32 @@ Label = Literal["a", "b"]
 LABELS: tuple[str, str] = ("a", "b")
 Choice = Literal["a", "b", "tie"]  # a verdict may be a tie where the judge spec reads ties
 MAX_STRENGTH = 3
+# how a judge's verdict is read: parsed from the text it generates, or by comparing the
+# log-probabilities of the verdict texts (judgerl.models.logprob_judge)
+Scoring = Literal["generate", "logprob"]
+
+
+def check_scoring(value: str, backend: str, endpoint: Any = None) -> str:
+    """A `scoring` key: logprob needs the hf backend (it reads the model's logits), or the openai
+    backend with `endpoint.tokenizer` (the server's prompt log-probabilities).
+
+    >>> check_scoring("logprob", "vllm")
+    Traceback (most recent call last):
+    ...
+    ValueError: scoring: 'logprob' needs backend: hf or openai, got backend: vllm
+
+    Usage: check_scoring(stage.scoring, stage.backend, stage.endpoint)   # in a model validator
+    """
+    if value != "logprob":
+        return value
+    if backend not in ("hf", "openai"):
+        raise ValueError(f"scoring: 'logprob' needs backend: hf or openai, got backend: {backend}")
+    if endpoint is not None and not getattr(endpoint, "tokenizer", None):
+        raise ValueError(
+            "scoring: logprob over an endpoint needs endpoint.tokenizer (the served model's tokenizer, "
+            "a folder or hub id) to render the prompt and count its tokens"
+        )
+    return value
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from judgerl.core.config import StrictModel
 from judgerl.core.serve_options import SERVE_PROMPTS, ServeOptions, serve_args
 from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.files import JudgeSpecField
-from judgerl.models.decoding_config import EndpointConnection
+from judgerl.models.decoding_config import CHUNK_HELP, EndpointConnection
 
 OUTPUTS = {"traces": "traces.jsonl", "answers": "answers.jsonl", "stats": "stats.json"}
 
@@ -113,7 +113,7 @@ class LocalTeacher(StrictModel):
     kind: Literal["hf", "vllm"]
     model: str
     batch_size: int = Field(32, ge=1)
-    chunk_size: int = Field(256, ge=1, description="prompts per appended chunk")
+    chunk_size: int | None = Field(None, ge=1, description=CHUNK_HELP)
     top_k: int = Field(0, ge=0)
     dtype: str = "auto"
 

@@ -16,6 +16,7 @@ from typing import Protocol
 from judgerl.core.errors import StageError
 from judgerl.core.logging import get_logger
 from judgerl.distill.config import LocalTeacher, OpenAITeacher
+from judgerl.models.decoding_config import chunk_prompts
 from judgerl.models.generation.base import SamplingSpec
 from judgerl.models.generation.openai import ChatChoice, EndpointError, EndpointReply, OpenAIGenerator
 
@@ -153,7 +154,7 @@ class LocalGenerationTeacher:
 
         Usage: teacher.ask(jobs, Sampling(4, 1.0, 1.0, 512), on_done)
         """
-        size = self.spec.chunk_size
+        size = chunk_prompts(self.spec.chunk_size, self.spec.batch_size, self.spec.kind)
         for start in range(0, len(jobs), size):
             chunk = jobs[start : start + size]
             # a resumed run draws the same numbers for a job: the seed follows the chunk's first job

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from judgerl.core.config import StrictModel
-from judgerl.models.decoding_config import EndpointSpec, check_endpoint, generator_kwargs
+from judgerl.models.decoding_config import CHUNK_HELP, EndpointSpec, check_endpoint, generator_kwargs
 
 
 class BenchmarkGenerationKeys(StrictModel):
@@ -26,6 +26,8 @@ class BenchmarkGenerationKeys(StrictModel):
     temperature: float = Field(0.0, ge=0)
     top_p: float = Field(1.0, gt=0, le=1)
     batch_size: int = Field(32, ge=1)
+    # judgements saved after each generate call; not hashed (it changes no greedy result)
+    chunk_size: int | None = Field(None, ge=1, exclude=True, description=CHUNK_HELP)
     max_samples: int | None = Field(None, ge=1)
     backend: Literal["hf", "vllm", "openai"] = "hf"
     dtype: str = "auto"

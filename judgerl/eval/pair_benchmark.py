@@ -26,16 +26,16 @@ from pydantic import (
 from judgerl.core.jsonl import write_json, write_jsonl, write_text_atomic
 from judgerl.core.logging import get_logger
 from judgerl.core.stage import StageContext
-from judgerl.core.types import Judgement, JudgeSample
+from judgerl.core.types import Judgement, JudgeSample, Scoring, check_scoring
 from judgerl.data_prep.sources.base import LoadResult
 from judgerl.eval.generation_keys import BenchmarkGenerationKeys
-from judgerl.eval.logprob import Scoring, check_scoring, drop_default_scoring, with_scoring
+from judgerl.eval.logprob import drop_default_scoring, with_scoring
 from judgerl.eval.pairwise import judge_samples, judgement_row
 from judgerl.eval.stage_clock import StageClock, TimedGenerator
 from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.files import JudgeSpecField, resolve_spec
 from judgerl.judge_spec.spec import JudgeSpec
-from judgerl.models.decoding_config import check_model, drop_unset
+from judgerl.models.decoding_config import check_model, chunk_prompts, drop_unset
 
 OUTPUTS = {"metrics": "metrics.json", "predictions": "predictions.jsonl", "table": "table.md"}
 # the endpoint's URL and connection settings do not decide the completions: a server moved to another
@@ -187,7 +187,7 @@ def judge_pairs(
         spec,
         sampling,
         partial,
-        chunk_size=max(128, stage.batch_size),
+        chunk_size=chunk_prompts(stage.chunk_size, stage.batch_size, stage.backend),
         both_orders=stage.both_orders,
     )
     header = {

@@ -74,13 +74,14 @@ def judge_samples(
     prompt: JudgeSpec,
     sampling: Any,
     partial_path: Path | None = None,
-    chunk_size: int = 128,
+    chunk_size: int | None = None,
     both_orders: bool = True,
 ) -> list[Judgement]:
     """Judge `samples` (both orders by default) and parse each verdict.
 
-    With `partial_path`, finished judgements are appended there chunk by chunk and skipped
-    when the call is repeated after an interruption.
+    With `partial_path`, finished judgements are appended there (and fsynced) after every
+    `chunk_size` prompts (default: one batch, `sampling.batch_size`) and skipped when the call is
+    repeated after an interruption, so an interrupt loses at most one chunk.
 
     Usage: judge_samples(HFGenerator(model, tok), samples, builtin_spec("strength"), SamplingSpec())
     """
@@ -94,15 +95,16 @@ def judge_sample_rows(
     prompt: JudgeSpec,
     sampling: Any,
     partial_path: Path | None = None,
-    chunk_size: int = 128,
+    chunk_size: int | None = None,
     both_orders: bool = True,
 ) -> list[dict[str, Any]]:
     """`judge_samples`, returning the predictions rows; a generator that keeps `verdict_scores` after each
-    call (eval.logprob.LogprobJudge) adds them to each row as `logprob` (log-probabilities, confidence).
+    call (models.logprob_judge.LogprobJudge) adds them to each row as `logprob` (log-probabilities, confidence).
 
     Usage: rows = judge_sample_rows(LogprobJudge(gen, spec), samples, spec, SamplingSpec())
     """
     items = judge_inputs(samples, both_orders)
+    chunk_size = chunk_size or getattr(sampling, "batch_size", 32)
     done = _read_partial(partial_path) if partial_path else {}
     todo = [s for s in items if (s.id, s.order) not in done]
     offset = len(items) - len(todo)

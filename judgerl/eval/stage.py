@@ -18,8 +18,8 @@ from judgerl.core.jsonl import write_json, write_jsonl, write_text_atomic
 from judgerl.core.logging import get_logger
 from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext, StageResult
-from judgerl.core.types import JudgeSample
-from judgerl.eval.logprob import Scoring, check_scoring, drop_default_scoring
+from judgerl.core.types import JudgeSample, Scoring, check_scoring
+from judgerl.eval.logprob import drop_default_scoring
 from judgerl.eval.metrics import metrics_table, pairwise_metrics
 from judgerl.eval.pairwise import judge_sample_rows, judgement_from_row
 from judgerl.eval.stage_clock import StageClock, TimedGenerator
@@ -27,12 +27,14 @@ from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.files import JudgeSpecField, resolve_spec
 from judgerl.models.chat_templates import check_template_name
 from judgerl.models.decoding_config import (
+    CHUNK_HELP,
     Backend,
     DecodingSpec,
     EndpointSpec,
     check_backend,
     check_endpoint,
     check_model,
+    chunk_prompts,
     drop_unset,
     generator_kwargs,
 )
@@ -51,8 +53,10 @@ class EvalStage(StrictModel):
     (omitted: the endpoint's only model) and `model_name` the name written to metrics.json.
     `scoring: logprob` (hf backend, or openai with endpoint.tokenizer) picks the verdict sentence the
     judge finds most probable, after its generated thinking for a thinking family
-    (judgerl.eval.logprob), and reports calibration.
+    (judgerl.models.logprob_judge), and reports calibration.
     `chat_template` (a built-in name or a Jinja file) is used when the model's tokenizer has none.
+    `chunk_size`: judgements appended to the partial predictions between generate calls (default:
+    one batch; vllm 256), so an interrupt loses at most that many; not part of the config hash.
     """
 
     kind: Literal["eval"] = "eval"
@@ -65,6 +69,7 @@ class EvalStage(StrictModel):
     max_new_tokens: int = Field(512, ge=1)
     temperature: float = Field(0.0, ge=0)
     batch_size: int = Field(32, ge=1)
+    chunk_size: int | None = Field(None, ge=1, exclude=True, description=CHUNK_HELP)
     max_samples: int | None = Field(None, ge=1)
     backend: Backend = "hf"
     decoding: DecodingSpec | None = Field(None, validate_default=True)
@@ -143,7 +148,7 @@ def run_eval(stage: EvalStage, ctx: StageContext) -> StageResult:
     )
     generator: Any = backend
     if stage.scoring == "logprob":
-        from judgerl.eval.logprob import LogprobJudge
+        from judgerl.models.logprob_judge import LogprobJudge
 
         generator = LogprobJudge(backend, spec)
     sampling = SamplingSpec(
@@ -164,7 +169,7 @@ def run_eval(stage: EvalStage, ctx: StageContext) -> StageResult:
         spec,
         sampling,
         partial,
-        chunk_size=max(128, stage.batch_size),
+        chunk_size=chunk_prompts(stage.chunk_size, stage.batch_size, stage.backend),
         both_orders=stage.both_orders,
     )
     seconds = clock.total()

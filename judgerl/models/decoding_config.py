@@ -272,3 +272,22 @@ def generator_kwargs(
     if backend == "judge":
         kwargs.update(classifier=decoding.classifier, threshold=decoding.threshold)
     return kwargs
+
+
+VLLM_CHUNK = 256  # prompts per vLLM call by default: enough to keep its scheduler full
+CHUNK_HELP = "prompts per generate call, saved after each (default: batch_size; vllm: 256)"
+
+
+def chunk_prompts(chunk_size: int | None, batch_size: int, backend: str) -> int:
+    """Prompts per generate call of a resumable stage, whose results are appended (and fsynced) after
+    each call: `chunk_size` when set, else one batch (`batch_size`), or for vLLM, which schedules
+    its own batches, at least VLLM_CHUNK. An interrupt loses at most one call's work.
+
+    >>> chunk_prompts(None, 32, "hf"), chunk_prompts(None, 32, "vllm"), chunk_prompts(1000, 32, "hf")
+    (32, 256, 1000)
+
+    Usage: judge_samples(gen, samples, spec, sampling, partial, chunk_prompts(stage.chunk_size, 32, "hf"))
+    """
+    if chunk_size is not None:
+        return chunk_size
+    return max(batch_size, VLLM_CHUNK) if backend == "vllm" else batch_size

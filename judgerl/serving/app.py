@@ -4,7 +4,10 @@ Endpoints: POST /v1/judge, POST /v1/score, POST /get_reward (OpenRLHF remote RM)
 protocol (POST /v1/chat/completions, GET /v1/models), GET /health (no token needed; it says
 nothing but liveness), GET /metrics. No endpoint loads a file, a model or code named by the
 client: the model is fixed when the server starts. In front of the routes, outermost first:
-request metrics, the bearer token (`auth`), the body gate (`errors`: size, UTF-8, JSON).
+request metrics, the bearer token (`auth`), the body gate (`errors`: size, read time, UTF-8, JSON).
+With `scoring="logprob"` the judge prompts (/v1/judge, reference scoring, labelled /get_reward)
+get the verdict whose text the model finds most probable (models.logprob_judge); chat and the
+pointwise score prompt are generated as always.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from judgerl.judge_spec.reading import read, read_score
 from judgerl.judge_spec.render import judge_prompt, score_prompt
 from judgerl.judge_spec.spec import JudgeSpec
 from judgerl.models.generation import Generator, Messages, SamplingSpec
+from judgerl.models.logprob_judge import LogprobJudge
 from judgerl.serving.auth import BearerAuth
 from judgerl.serving.batcher import DynamicBatcher, QueueFull
 from judgerl.serving.errors import BodyGate, ServeError, error_response, is_openai_path, validation_message
@@ -36,6 +40,7 @@ from judgerl.serving.openai_api import OpenAIChat, as_event_stream
 from judgerl.serving.openai_schemas import ChatCompletionRequest
 from judgerl.serving.schemas import (
     MAX_BODY_BYTES,
+    BothOrdersResponse,
     JudgeRequest,
     JudgeResponse,
     RewardRequest,
@@ -82,6 +87,8 @@ class ServeSettings:
     model_name: str = ""
     served_model_name: str | None = None  # the OpenAI `model` id; default: model_name
     context_tokens: int | None = None  # default: what the tokenizer and model config state
+    scoring: str = SERVE_DEFAULTS.scoring  # "logprob": judge prompts get the most probable verdict
+    read_timeout: float | None = SERVE_DEFAULTS.read_timeout  # seconds for a request's body
 
     @property
     def model_id(self) -> str:
@@ -89,7 +96,9 @@ class ServeSettings:
         return self.served_model_name or self.model_name or "judge"
 
 
-def _judge_response(text: str, spec: JudgeSpec, metrics: ServerMetrics) -> JudgeResponse:
+def _judge_response(
+    text: str, spec: JudgeSpec, metrics: ServerMetrics, scores: dict[str, Any] | None = None
+) -> JudgeResponse:
     verdict = read(spec, text)
     metrics.record_parse(verdict.ok, verdict.reason)
     return JudgeResponse(
@@ -99,6 +108,7 @@ def _judge_response(text: str, spec: JudgeSpec, metrics: ServerMetrics) -> Judge
         parsed=verdict.ok,
         parse_error=verdict.reason,
         completion=text,
+        logprob=scores,
     )
 
 
@@ -170,8 +180,19 @@ class JudgeService:
         """Judge several pairs in one submission (they may share a batch)."""
         prompts = self._judge_prompts(requests)
         await self._check(prompts)
-        texts = await self.batcher.submit(prompts)
-        return [_judge_response(t, self.settings.prompt, self.metrics) for t in texts]
+        return await self._verdicts(prompts)
+
+    async def _verdicts(self, prompts: list[Messages]) -> list[JudgeResponse]:
+        judged = await self.batcher.submit_verdicts(prompts)
+        return [_judge_response(t, self.settings.prompt, self.metrics, s) for t, s in judged]
+
+    async def judge_both_orders(self, req: JudgeRequest) -> BothOrdersResponse:
+        """Judge a pair as given and swapped (one submission: both may share a batch).
+
+        Usage: reply = await service.judge_both_orders(JudgeRequest(question="q", response_a="x", response_b="y"))
+        """
+        given, swapped = await self.judge_many([req, req.swapped()])
+        return BothOrdersResponse.of(given, swapped)
 
     async def score_many(self, requests: list[ScoreRequest]) -> list[ScoreResponse]:
         """Score several responses: pointwise ones by the 0-10 prompt, the rest against their reference."""
@@ -189,9 +210,8 @@ class JudgeService:
         judge_prompts = self._judge_prompts(judge_reqs)
         await self._check(point_prompts + judge_prompts)  # all or nothing is queued
         point_task = self.batcher.submit(point_prompts) if point_prompts else _nothing()
-        judge_task = self.batcher.submit(judge_prompts) if judge_prompts else _nothing()
-        point_texts, judge_texts = await asyncio.gather(point_task, judge_task)
-        judged = [_judge_response(t, self.settings.prompt, self.metrics) for t in judge_texts]
+        judge_task = self._verdicts(judge_prompts) if judge_prompts else _nothing()
+        point_texts, judged = await asyncio.gather(point_task, judge_task)
         point_iter, judged_iter = iter(point_texts), iter(judged)
         out = []
         for r in requests:
@@ -228,15 +248,14 @@ class JudgeService:
     async def get_reward(self, req: RewardRequest) -> RewardResponse:
         """OpenRLHF remote reward model: each response scored (against its label when labels are given), in 0-1.
 
+        The served tokenizer's pad and eos strings are cut from both ends of each response (OpenRLHF
+        decodes its sequences with their special tokens).
+
         Usage: reply = await service.get_reward(RewardRequest(query=["Q: 2+2? A: 4"], prompts=["Q: 2+2?"]))
         """
-        labels = req.labels or [None] * len(req.query)
-        scores = await self.score_many(
-            [
-                ScoreRequest(question=p or "(no prompt)", response=r, reference=label)
-                for p, r, label in zip(req.prompts, req.responses(), labels, strict=True)
-            ]
-        )
+        tok = self.budget.tokenizer
+        strip = [str(t) for t in (getattr(tok, "pad_token", None), getattr(tok, "eos_token", None)) if t]
+        scores = await self.score_many(req.score_requests(strip))
         top = self.settings.score_spec.verdict.score_range[1]
         unparsed = self.settings.unparsed_reward
         rewards = [unparsed if s.score is None else s.score / top for s in scores]
@@ -268,8 +287,15 @@ def create_app(
     """
     settings = settings or ServeSettings()
     metrics = ServerMetrics()
+    verdicts = LogprobJudge(generator, settings.prompt) if settings.scoring == "logprob" else None
     batcher = DynamicBatcher(
-        generator, settings.sampling, settings.max_batch, settings.max_wait_ms, settings.max_queue, metrics
+        generator,
+        settings.sampling,
+        settings.max_batch,
+        settings.max_wait_ms,
+        settings.max_queue,
+        metrics,
+        verdict_generator=verdicts,
     )
     tokenizer = tokenizer if tokenizer is not None else getattr(generator, "tokenizer", None)
     context = settings.context_tokens or (
@@ -323,7 +349,9 @@ def create_app(
 
     @app.post("/v1/judge")
     async def judge(req: JudgeRequest) -> Any:
-        """Judge one pair (see JudgeRequest / JudgeResponse)."""
+        """Judge one pair (JudgeResponse), or both its orders (BothOrdersResponse) with `both_orders`."""
+        if req.both_orders:
+            return await _run(service.judge_both_orders(req))
 
         async def one() -> JudgeResponse:
             return (await service.judge_many([req]))[0]
@@ -376,13 +404,14 @@ def create_app(
             max_wait_ms=settings.max_wait_ms,
             model=settings.model_name,
             context_tokens=budget.context,
+            scoring=settings.scoring,
             judge_spec=settings.prompt.name,
             score_spec=settings.score_spec.name,
         )
         return snap
 
     # add_middleware puts each in front of the ones before: metrics, then auth, then the body gate
-    app.add_middleware(BodyGate, limit=settings.max_body_bytes)
+    app.add_middleware(BodyGate, limit=settings.max_body_bytes, timeout=settings.read_timeout)
     app.add_middleware(BearerAuth, token=settings.token)
     app.add_middleware(RecordRequests, metrics=metrics, route_of=_route_of)
     return app

@@ -17,6 +17,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, replace
+from typing import Any
 
 from judgerl.models.generation import Generator, Messages, SamplingSpec
 from judgerl.serving.cancel import stops_when
@@ -34,10 +35,15 @@ class _Item:
     prompt: Messages
     spec: SamplingSpec
     future: asyncio.Future[list[str]]
+    verdict: bool = False  # a judge prompt for the verdict generator
+    scores: dict[str, Any] | None = None  # the verdict generator's scores of this prompt
 
 
 class DynamicBatcher:
     """Queue prompts from many requests; complete each with its completion text(s).
+
+    `verdict_generator` (optional) judges the prompts given to `submit_verdicts`; without one the
+    generator does.
 
     Usage: batcher = DynamicBatcher(gen, SamplingSpec(), max_batch=32, max_wait_ms=10);
     await batcher.start(); texts = await batcher.submit([messages_1, messages_2])
@@ -51,6 +57,7 @@ class DynamicBatcher:
         max_wait_ms: float = 10.0,
         max_queue: int = 4096,
         metrics: ServerMetrics | None = None,
+        verdict_generator: Generator | None = None,
     ) -> None:
         if max_batch < 1 or max_wait_ms < 0 or max_queue < 1:
             raise ValueError(
@@ -58,6 +65,7 @@ class DynamicBatcher:
                 f"{max_batch}, {max_wait_ms}, {max_queue}"
             )
         self.generator = generator
+        self.verdict_generator = verdict_generator
         self.spec = spec
         self.max_batch = max_batch
         self.max_wait = max_wait_ms / 1000.0
@@ -104,20 +112,33 @@ class DynamicBatcher:
 
         Usage: outs = await batcher.submit_n(prompts, SamplingSpec(temperature=0.7, n=4)); outs[i][j]
         """
+        return [item.future.result() for item in await self._submit(prompts, spec, verdict=False)]
+
+    async def submit_verdicts(self, prompts: list[Messages]) -> list[tuple[str, dict[str, Any] | None]]:
+        """Queue judge prompts for the verdict generator: each one's completion and its verdict scores
+        (the `logprob` row of models.logprob_judge; None from a generator that keeps none).
+
+        Usage: (text, scores), = await batcher.submit_verdicts([judge_messages])
+        """
+        return [(item.future.result()[0], item.scores) for item in await self._submit(prompts, None, True)]
+
+    async def _submit(self, prompts: list[Messages], spec: SamplingSpec | None, verdict: bool) -> list[_Item]:
+        """Queue the prompts and wait until every one is done (QueueFull, RuntimeError as `submit`)."""
         if self._queue is None or self._task is None or self._task.done():
             raise RuntimeError("the batcher is not running")
         if self.waiting + len(prompts) > self.max_queue:
             raise QueueFull(f"{self.waiting} prompts waiting (limit {self.max_queue})")
         loop = asyncio.get_running_loop()
-        items = [_Item(p, spec or self.spec, loop.create_future()) for p in prompts]
+        items = [_Item(p, spec or self.spec, loop.create_future(), verdict) for p in prompts]
         for item in items:
             self._queue.put_nowait(item)
         try:
-            return list(await asyncio.gather(*(i.future for i in items)))
+            await asyncio.gather(*(i.future for i in items))
         except BaseException:
             for item in items:  # a timed-out request: skipped if not yet generated, else its batch may stop
                 item.future.cancel()
             raise
+        return items
 
     async def _next(self, timeout: float | None) -> _Item:
         """The oldest held or queued item; TimeoutError when none comes within `timeout` seconds."""
@@ -135,7 +156,7 @@ class DynamicBatcher:
     async def _gather(self) -> list[_Item]:
         assert self._queue is not None
         batch = [await self._next(None)]
-        spec = batch[0].spec
+        spec, verdict = batch[0].spec, batch[0].verdict
         other: list[_Item] = []
         deadline = time.monotonic() + self.max_wait
         while len(batch) < self.max_batch:
@@ -143,7 +164,7 @@ class DynamicBatcher:
                 item = await self._next(deadline - time.monotonic())
             except TimeoutError:
                 break
-            (batch if item.spec == spec else other).append(item)
+            (batch if item.spec == spec and item.verdict == verdict else other).append(item)
         self._held.extendleft(reversed(other))
         return [i for i in batch if not i.future.done()]
 
@@ -163,8 +184,15 @@ class DynamicBatcher:
         spec = batch[0].spec
         if spec.seed == RANDOM_SEED:
             spec = replace(spec, seed=random.randrange(2**31))
-        with stops_when(self.generator, event):
-            return self.generator.generate([i.prompt for i in batch], spec, False, "serving")
+        verdicts = batch[0].verdict and self.verdict_generator is not None
+        generator = self.verdict_generator if verdicts else self.generator
+        with stops_when(generator, event):
+            outs = generator.generate([i.prompt for i in batch], spec, False, "serving")
+        scores = getattr(generator, "verdict_scores", None) if verdicts else None
+        if scores is not None:  # the scores of this call: generation calls never overlap
+            for item, s in zip(batch, scores, strict=True):
+                item.scores = s.row()
+        return outs
 
     async def _run(self) -> None:
         while True:

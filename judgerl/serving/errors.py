@@ -1,4 +1,4 @@
-"""The server's error replies and its body gate (size, UTF-8, JSON syntax, duplicate keys, depth).
+"""The server's error replies and its body gate (size, read time, UTF-8, JSON syntax, duplicate keys, depth).
 
 Every error a client sees has one of two shapes, chosen by the path: judgerl's own endpoints
 answer `{"error": "message"}`; the OpenAI-protocol endpoints (`/v1/chat/completions`,
@@ -9,6 +9,7 @@ client raises its usual exception with `param` set to the offending field. FastA
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -123,6 +124,10 @@ def check_json_body(body: bytes) -> None:
     Traceback (most recent call last):
     ...
     judgerl.serving.errors.ServeError: malformed JSON: duplicate key 'question'
+    >>> check_json_body(b'{"n": ' + b"9" * 4301 + b"}")
+    Traceback (most recent call last):
+    ...
+    judgerl.serving.errors.ServeError: malformed JSON: Exceeds the limit (4300 digits) for integer string conversion: value has 4301 digits
     """
     try:
         text = body.decode("utf-8")
@@ -134,21 +139,25 @@ def check_json_body(body: bytes) -> None:
         raise ServeError(400, f"malformed JSON: {err.msg} at position {err.pos}") from None
     except RecursionError:
         raise ServeError(400, f"malformed JSON: nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError as err:  # an integer past Python's digit limit (sys.get_int_max_str_digits)
+        raise ServeError(400, f"malformed JSON: {str(err).split(';')[0]}") from None
     if _depth(parsed) > MAX_JSON_DEPTH:
         raise ServeError(400, f"malformed JSON: nested deeper than {MAX_JSON_DEPTH} levels")
 
 
 class BodyGate:
-    """Pure ASGI middleware: reads each body (at most `limit` bytes, declared or streamed, else 413),
-    checks a POST's JSON (`check_json_body`, else 400) and replays the body to the app, so neither
-    an oversized body nor malformed JSON reaches FastAPI's own parsing.
+    """Pure ASGI middleware: reads each body (at most `limit` bytes, declared or streamed, else 413;
+    whole within `timeout` seconds of its headers, else 408 and the connection closed), checks a
+    POST's JSON (`check_json_body`, else 400) and replays the body to the app, so neither an
+    oversized, a trickled nor a malformed body reaches FastAPI's own parsing.
 
-    Usage: app.add_middleware(BodyGate, limit=2_000_000)
+    Usage: app.add_middleware(BodyGate, limit=2_000_000, timeout=15.0)
     """
 
-    def __init__(self, app: Any, limit: int) -> None:
+    def __init__(self, app: Any, limit: int, timeout: float | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.timeout = timeout
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
@@ -161,9 +170,18 @@ class BodyGate:
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             await too_big(scope, receive, send)
             return
+        loop = asyncio.get_running_loop()
+        deadline = None if self.timeout is None else loop.time() + self.timeout
         chunks, seen, more = [], 0, True
         while more:
-            message = await receive()
+            try:
+                left = None if deadline is None else max(deadline - loop.time(), 0.0)
+                message = await asyncio.wait_for(receive(), left)
+            except TimeoutError:
+                late = error_response(path, 408, f"request body not received within {self.timeout} s")
+                late.headers["connection"] = "close"  # the rest of a trickled body is not read
+                await late(scope, receive, send)
+                return
             if message["type"] != "http.request":  # the client went away
                 return
             chunk = message.get("body", b"")

@@ -44,8 +44,8 @@ class ServerMetrics:
         self._judgements = 0
         self._parse_failures: Counter[str] = Counter()
 
-    def record_request(self, path: str, status: int, seconds: float) -> None:
-        """Count one finished request and its latency."""
+    def record_request(self, path: str, status: int | str, seconds: float) -> None:
+        """Count one finished request and its latency (`status` an HTTP code or "disconnected")."""
         with self._lock:
             self._requests.setdefault(path, Counter())[str(status)] += 1
             self._latency.setdefault(path, deque(maxlen=WINDOW)).append(seconds)
@@ -97,11 +97,15 @@ class ServerMetrics:
             }
 
 
+DISCONNECTED = "disconnected"  # the status a request is counted under when its client left before any reply
+
+
 class RecordRequests:
-    """Pure ASGI middleware, outermost: every answered request's path, status and latency, refusals included.
+    """Pure ASGI middleware, outermost: every request's path, status and latency, refusals included.
 
     `route_of` maps a path to the name it is counted under (so a scan of random paths cannot grow
-    the counters without bound).
+    the counters without bound). A request whose client went away before it was answered is
+    counted as "disconnected", apart from the 500s (an exception with no reply sent).
 
     Usage: app.add_middleware(RecordRequests, metrics=metrics, route_of=lambda p: p)
     """
@@ -115,7 +119,15 @@ class RecordRequests:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        t0, status = time.perf_counter(), 500
+        t0 = time.perf_counter()
+        status: int | str | None = None
+        gone = False
+
+        async def watch_receive() -> dict:
+            nonlocal gone
+            message = await receive()
+            gone = gone or message["type"] == "http.disconnect"
+            return message
 
         async def send_status(message: dict) -> None:
             nonlocal status
@@ -124,8 +136,13 @@ class RecordRequests:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_status)
+            await self.app(scope, watch_receive, send_status)
+        except Exception:
+            status = status or 500
+            raise
         finally:
+            if status is None:
+                status = DISCONNECTED if gone else 500
             self.metrics.record_request(
                 self.route_of(scope.get("path", "")), status, time.perf_counter() - t0
             )

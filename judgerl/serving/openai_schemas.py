@@ -2,8 +2,10 @@
 
 Accepted: model, messages (system / developer / user / assistant; content a string or a list of
 text parts), max_tokens (or max_completion_tokens), temperature, top_p, n, stop, stream, seed,
-user. Anything else - tools, logprobs, images, penalties - is refused with a 400 that names the
-field, rather than silently ignored.
+user, and `logprobs: false` or `null` (which some clients send by default; `true` is refused).
+Anything else - tools, logprobs, images, penalties - is refused with a 400 that names the field,
+rather than silently ignored. Types are strict, as OpenAI's schema states them: `max_tokens: true`
+or `stream: "yes"` is a 400, not a 1 or a True.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ MAX_STOPS = 4  # OpenAI's own limit on `stop`
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class TextPart(_Strict):
@@ -65,6 +67,14 @@ class ChatCompletionRequest(_Strict):
     stream: bool = False
     seed: int | None = Field(default=None, ge=0, lt=2**63)
     user: str | None = Field(default=None, max_length=256)
+    logprobs: bool | None = None
+
+    @field_validator("logprobs")
+    @classmethod
+    def _no_logprobs(cls, value: bool | None) -> bool | None:
+        if value:
+            raise ValueError("log-probabilities are not served; send false or leave it out")
+        return value
 
     @field_validator("stop")
     @classmethod

@@ -3,6 +3,7 @@
 judgerl serve --model runs/quickstart/sft/checkpoint                  # 127.0.0.1:8000, no token
 judgerl serve --model CKPT --host 0.0.0.0 --token "$JUDGE_TOKEN"      # beyond loopback: token required
 judgerl serve --model CKPT --backend vllm --max-batch 64              # GPUs
+judgerl serve --model CKPT --scoring logprob                         # verdicts by log-probability
 
 The defaults and the bounds of the numbers are those of the one serve-options spec
 (`judgerl.core.serve_options`), which `judgerl serve` and a policy_grpo `judge_server` share.
@@ -17,12 +18,14 @@ from typing import Any
 from judgerl.core.errors import JudgeRLError
 from judgerl.core.logging import get_logger
 from judgerl.core.serve_options import BIND_DEFAULTS, SERVE_DEFAULTS, out_of_range
+from judgerl.core.types import check_scoring
 from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.files import resolve_spec
 from judgerl.judge_spec.presets import DEFAULT_SPEC, builtin_spec
 from judgerl.judge_spec.spec import JudgeSpec
 from judgerl.models.generation import SamplingSpec, make_generator
 from judgerl.serving.app import ServeSettings, create_app
+from judgerl.serving.read_timeout import header_timeout_protocol
 
 log = get_logger(__name__)
 LOOPBACK_NAMES = ("localhost", "ip6-localhost")
@@ -71,13 +74,18 @@ def check_bind(host: str, token: str | None) -> None:
 
 
 def check_numbers(
-    port: int, max_batch: int, max_wait_ms: float, max_new_tokens: int, request_timeout: float
+    port: int,
+    max_batch: int,
+    max_wait_ms: float,
+    max_new_tokens: int,
+    request_timeout: float,
+    read_timeout: float = SERVE_DEFAULTS.read_timeout,
 ) -> None:
     """JudgeRLError naming every out-of-range serve setting (before any model is loaded).
 
     The bounds are the ServeBind / ServeOptions fields' own.
 
-    Usage: check_numbers(port, max_batch, max_wait_ms, max_new_tokens, request_timeout)
+    Usage: check_numbers(port, max_batch, max_wait_ms, max_new_tokens, request_timeout, read_timeout)
 
     >>> check_numbers(8000, 0, 10, 512, 120)
     Traceback (most recent call last):
@@ -91,6 +99,7 @@ def check_numbers(
             "max_wait_ms": max_wait_ms,
             "max_new_tokens": max_new_tokens,
             "request_timeout": request_timeout,
+            "read_timeout": read_timeout,
         }
     )
     if problems:
@@ -131,8 +140,11 @@ def serve(
     request_timeout: float = SERVE_DEFAULTS.request_timeout,
     served_model_name: str | None = None,
     generator_kwargs: dict[str, Any] | None = None,
+    scoring: str = SERVE_DEFAULTS.scoring,
+    read_timeout: float = SERVE_DEFAULTS.read_timeout,
 ) -> None:
-    """Load `model` and serve it until interrupted (the bind check runs before the model loads).
+    """Load `model` and serve it until interrupted (the bind, range and scoring checks run before
+    the model loads).
 
     The judge spec is `judge_spec`, else the `prompt` shorthand, else the one saved with the model,
     else judgerl's default (said in the log); `score_spec` (default: built-in `score`) is the pointwise
@@ -140,12 +152,21 @@ def serve(
     pays `unparsed_reward` there (marked 0 in the response's `extra_logs.judge_parsed` and counted
     in /metrics).
 
+    `scoring="logprob"` (hf backend) reads the judge prompts' verdicts by log-probability. A client
+    has `read_timeout` seconds to send a request's headers (uvicorn has no such limit:
+    `serving.read_timeout`), then as long again for its body (the body gate), else the connection
+    is closed (a late body gets a 408 first).
+
     Usage: serve("runs/quickstart/sft/checkpoint", port=8000, max_batch=32)
     """
     import uvicorn
 
     check_bind(host, token)
-    check_numbers(port, max_batch, max_wait_ms, max_new_tokens, request_timeout)
+    check_numbers(port, max_batch, max_wait_ms, max_new_tokens, request_timeout, read_timeout)
+    try:
+        check_scoring(scoring, backend)
+    except ValueError as err:
+        raise JudgeRLError(f"bad serve settings: {err}") from None
     kwargs = dict(generator_kwargs or {})
     if backend == "hf":
         kwargs.setdefault("device", device)
@@ -165,10 +186,23 @@ def serve(
         request_timeout=request_timeout,
         model_name=str(model),
         served_model_name=served_model_name,
+        scoring=scoring,
+        read_timeout=read_timeout,
     )
-    app = create_app(generator, settings)
+    try:
+        app = create_app(generator, settings)
+    except ValueError as err:  # a generator logprob scoring cannot read (no model and tokenizer)
+        raise JudgeRLError(f"cannot serve {model!r}: {err}") from err
     log.info(
         f"serving {model} as {settings.model_id!r} on http://{host}:{port} "
-        f"(max batch {max_batch}, max wait {max_wait_ms} ms, context {app.state.budget.context} tokens)"
+        f"(max batch {max_batch}, max wait {max_wait_ms} ms, context {app.state.budget.context} tokens, "
+        f"verdicts by {'log-probability' if scoring == 'logprob' else 'generation'})"
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        http=header_timeout_protocol(read_timeout),
+    )

@@ -9,8 +9,8 @@ Critic mode: the judge judges every item once (at `temperature`); the critic is 
 where a branch needs it (the NEGATIVE hint where the judge was right, the POSITIVE hint where it
 was wrong; see judgerl.data_prep.pairs for the four branches). Judge-only mode samples
 `samples_per_item` judgements per item and pairs right with wrong ones. Every pair carries the
-judge's own prompt. Completions are appended to generations.partial.jsonl chunk by chunk, so a
-killed stage does not generate finished work again.
+judge's own prompt. Completions are appended to generations.partial.jsonl chunk by chunk (one
+batch by default, `chunk_size`), so a killed stage does not generate finished work again.
 
 Outputs: pairs.jsonl (DPO rows), chosen_sft.jsonl (the chosen sides as judge samples that the
 `sft` stage renders back to the chosen text), stats.json (items, pairs, skips by reason, filter
@@ -52,12 +52,14 @@ from judgerl.judge_spec.reading import read
 from judgerl.judge_spec.render import judge_prompt
 from judgerl.judge_spec.spec import JudgeSpec
 from judgerl.models.decoding_config import (
+    CHUNK_HELP,
     Backend,
     DecodingSpec,
     EndpointSpec,
     check_backend,
     check_endpoint,
     check_model,
+    chunk_prompts,
     drop_unset,
     generator_kwargs,
 )
@@ -74,6 +76,8 @@ class PairsStage(StrictModel):
     positive or negative hint. `temperature` samples the judge, `critic_temperature` the critic
     (0 = greedy). `match_strength` counts a verdict as right only with the right [[k]] too.
     `filters` is a list of {name, **options} run in order (judgerl.data_prep.pair_filters).
+    `chunk_size`: prompts per generate call, appended and fsynced after each (default: one batch,
+    `batch_size`; vllm 256); each call's sampling seed is the base seed plus its offset.
     `backend: speculative|judge` (AutoJudge, greedy: temperatures 0) needs `decoding: {draft, window,
     classifier (judge), threshold}` (judgerl.models.decoding_config); judge and critic share it.
     `backend: openai` needs `endpoint: {base_url, ...}`; judge and critic name models it serves.
@@ -94,7 +98,7 @@ class PairsStage(StrictModel):
     top_k: int = Field(0, ge=0)
     max_new_tokens: int = Field(512, ge=1)
     batch_size: int = Field(32, ge=1)
-    chunk_size: int = Field(256, ge=1)
+    chunk_size: int | None = Field(None, ge=1, description=CHUNK_HELP)
     max_items: int | None = Field(None, ge=1)
     match_strength: bool = False
     filters: list[dict[str, Any]] = Field(default_factory=list)
@@ -345,7 +349,7 @@ def run_pairs(stage: PairsStage, ctx: StageContext) -> StageResult:
             judge_items,
             sampling(stage.temperature, n_judge),
             partial,
-            stage.chunk_size,
+            chunk_prompts(stage.chunk_size, stage.batch_size, stage.backend),
             done,
             ctx.progress,
         )
@@ -364,7 +368,7 @@ def run_pairs(stage: PairsStage, ctx: StageContext) -> StageResult:
                     [(i, s, p) for i, s, p, r in critic_items if r == role],
                     sampling(stage.critic_temperature, 1),
                     partial,
-                    stage.chunk_size,
+                    chunk_prompts(stage.chunk_size, stage.batch_size, stage.backend),
                     done,
                     ctx.progress,
                 )

@@ -168,9 +168,10 @@ def test_serve_flags_carry_the_spec_defaults(monkeypatch: pytest.MonkeyPatch) ->
     assert main(["serve", "--model", "ckpt"]) == 0
     args, kwargs = calls[-1]
     assert args == ("ckpt",)
+    options = {k: getattr(SERVE_DEFAULTS, k) for k in type(SERVE_DEFAULTS).model_fields}
     assert kwargs == {
         **BIND_DEFAULTS.model_dump(),
-        **SERVE_DEFAULTS.model_dump(),
+        **options,
         "prompt": None,  # no prompt flag: the spec saved with the model
         "judge_spec": None,
         "score_spec": None,

@@ -37,15 +37,19 @@ def test_one_set_of_defaults_max_batch_32() -> None:
         "device": "auto",
     }
     assert (BIND_DEFAULTS.host, BIND_DEFAULTS.port, BIND_DEFAULTS.token) == ("127.0.0.1", 8000, None)
+    # the dump (and so a stage's config hash) leaves out read_timeout, and scoring at its default
+    assert (SERVE_DEFAULTS.scoring, SERVE_DEFAULTS.read_timeout) == ("generate", 15.0)
+    defaults = {k: getattr(SERVE_DEFAULTS, k) for k in ServeOptions.model_fields}
     params = inspect.signature(serve).parameters
-    for name, value in {**SERVE_DEFAULTS.model_dump(), **BIND_DEFAULTS.model_dump()}.items():
+    for name, value in {**defaults, **BIND_DEFAULTS.model_dump()}.items():
         assert params[name].default == value, name
     settings = ServeSettings()
     assert (settings.max_batch, settings.max_wait_ms, settings.request_timeout) == (32, 10.0, 120.0)
     assert settings.sampling.max_new_tokens == 512
     spec = JudgeServerSpec(model="j")
     assert isinstance(spec, ServeOptions) and spec.max_batch == 32  # was 64 before the one spec
-    assert {k: getattr(spec, k) for k in ServeOptions.model_fields} == SERVE_DEFAULTS.model_dump()
+    assert {k: getattr(spec, k) for k in ServeOptions.model_fields} == defaults
+    assert ServeOptions(scoring="logprob").model_dump()["scoring"] == "logprob"
 
 
 def test_the_serve_parser_reads_back_what_a_policy_stage_generates() -> None:
@@ -55,6 +59,7 @@ def test_the_serve_parser_reads_back_what_a_policy_stage_generates() -> None:
         JudgeServerSpec(
             model="j", max_batch=128, max_wait_ms=20, max_new_tokens=150, backend="vllm", device="cuda"
         ),
+        JudgeServerSpec(model="j", scoring="logprob", read_timeout=3),
     ):
         args = spec.cli_args(PromptSpec("cot", instruction="compact"))
         assert args[-4:] == ["--prompt", "cot", "--instruction", "compact"]
@@ -67,6 +72,8 @@ def test_the_serve_parser_reads_back_what_a_policy_stage_generates() -> None:
     assert "--ready-timeout" not in JudgeServerSpec(model="j", threads=2).cli_args(PromptSpec())
     with pytest.raises(ValueError, match="judge prompt must be one of"):
         JudgeServerSpec(model="j").cli_args(PromptSpec("strength", hint="positive"))
+    with pytest.raises(ValueError, match="scoring: 'logprob' needs backend: hf or openai, got backend: vllm"):
+        JudgeServerSpec(model="j", scoring="logprob", backend="vllm")
 
 
 def test_serve_flags_are_the_spec_fields() -> None:
@@ -83,6 +90,7 @@ def test_serve_args_leaves_out_none_and_takes_named_fields() -> None:
     assert serve_args(ServeOptions(max_batch=8)) == [
         "--max-batch", "8", "--max-wait-ms", "10.0", "--max-new-tokens", "512",
         "--request-timeout", "120.0", "--backend", "hf", "--device", "auto",
+        "--scoring", "generate", "--read-timeout", "15.0",
     ]  # fmt: skip
     assert serve_args(ServeBind(port=9), fields=("host", "port", "token")) == [
         "--host",

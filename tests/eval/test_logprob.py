@@ -14,7 +14,6 @@ from pydantic import ValidationError
 from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext
 from judgerl.data_prep.stage import PrepStage, run_prep
-from judgerl.eval.logprob import LogprobJudge, decide, thinking_prefix
 from judgerl.eval.stage import EvalStage, run_eval
 from judgerl.judge_spec.families import PromptSpec, render_messages
 from judgerl.judge_spec.parser import parse_verdict
@@ -23,6 +22,7 @@ from judgerl.judge_spec.writing import verdict_candidates
 from judgerl.models.generation import SamplingSpec, render_prompts
 from judgerl.models.generation.hf import HFGenerator
 from judgerl.models.loading import load_model_and_tokenizer
+from judgerl.models.logprob_judge import LogprobJudge, decide, thinking_prefix
 from judgerl.models.scoring import continuation_logprobs
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 
@@ -216,3 +216,15 @@ def test_thinking_families_score_after_the_judges_own_thinking(judge: Path, data
         assert s.completion.startswith(thinking_prefix(thought)) and s.strength in (1, 2, 3)
         parsed = parse_verdict(s.completion, require_strength=True)
         assert (parsed.choice, parsed.strength, parsed.reason) == (s.choice, s.strength, "")
+
+
+def test_logprob_scoring_shows_its_progress(judge: Path, data: Path, capsys: pytest.CaptureFixture) -> None:
+    model, tok = load_model_and_tokenizer(str(judge), dtype="float32", device="cpu")
+    spec = PromptSpec("direct")
+    prompts = [render_messages(s, spec) for s in read_samples(data / "test.jsonl")[:3]]
+    judge_ = LogprobJudge(HFGenerator(model, tok), spec_for_prompt(spec))
+    scores = judge_.score(prompts, SamplingSpec(), desc="judging 1-3 of 3")
+    err = capsys.readouterr().err
+    assert len(scores) == 3 and "judging 1-3 of 3: verdict log-probabilities" in err and "3/3" in err
+    judge_.score(prompts, SamplingSpec(), progress=False)
+    assert "verdict log-probabilities" not in capsys.readouterr().err

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from judgerl.eval.logprob import LogprobJudge
 from judgerl.judge_spec.families import PromptSpec, render_messages
 from judgerl.judge_spec.presets import builtin_spec
 from judgerl.models.decoding_config import EndpointSpec
 from judgerl.models.generation import SamplingSpec, make_generator
 from judgerl.models.generation.hf import HFGenerator
 from judgerl.models.generation.openai import EndpointError, OpenAIGenerator
+from judgerl.models.logprob_judge import LogprobJudge
 from judgerl.serving.process import free_port
 from tests.distill.conftest import make_sample
 from tests.serving.conftest import live_server

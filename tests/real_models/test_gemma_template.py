@@ -124,7 +124,7 @@ def test_prompt_completion_sft_rows_train_and_truncate_without_generation_marker
 
 
 def test_logprob_scores_past_the_sliding_window_equal_a_plain_forward(gemma_pair) -> None:
-    from judgerl.eval.logprob import verdict_candidates
+    from judgerl.judge_spec.writing import verdict_candidates
     from judgerl.models.scoring import continuation_logprobs
 
     model, tok = gemma_pair  # sliding_window 32: the prompt below is several windows long

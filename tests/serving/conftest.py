@@ -66,13 +66,15 @@ class ScriptedGenerator:
 
 
 @contextmanager
-def live_server(app, port: int | None = None) -> Iterator[str]:
-    """Run `app` under a real uvicorn server on 127.0.0.1 in a thread; yields its base URL."""
+def live_server(app, port: int | None = None, **config) -> Iterator[str]:
+    """Run `app` under a real uvicorn server on 127.0.0.1 in a thread; yields its base URL.
+
+    `config`: more uvicorn.Config options (e.g. `http=header_timeout_protocol(0.5)`)."""
     import uvicorn
 
     port = port or free_port()
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", **config)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

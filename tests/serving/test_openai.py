@@ -20,6 +20,7 @@ TOKEN = "sk-judge-test"
 NAME = "tiny-judge"
 MAX_NEW = 12
 HELLO = [{"role": "system", "content": "You judge."}, {"role": "user", "content": "Which is better, 4 or 5?"}]
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +117,34 @@ def test_bad_requests_are_4xx_naming_the_field(client, kwargs, error, param, wor
         client.chat.completions.create(**call)
     assert err.value.param is not None and err.value.param.startswith(param)
     assert words in err.value.message
+
+
+@pytest.mark.parametrize(
+    "extra, param, words",
+    [
+        ({"max_tokens": True}, "max_tokens", "valid integer"),
+        ({"n": 2.0}, "n", "valid integer"),
+        ({"stream": "yes"}, "stream", "valid boolean"),
+        ({"temperature": "0.5"}, "temperature", "valid number"),
+        ({"logprobs": True}, "logprobs", "not served"),
+    ],
+)
+def test_types_are_strict_as_openais_schema_states(served, extra, param, words) -> None:
+    url, _ = served
+    body = {"model": NAME, "messages": HELLO, "max_tokens": 2, **extra}
+    r = httpx.post(url + "/v1/chat/completions", json=body, headers=AUTH, timeout=60, trust_env=False)
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["param"] == param and words in error["message"], error
+
+
+@pytest.mark.parametrize("logprobs", [False, None])
+def test_logprobs_false_or_null_as_clients_send_by_default_is_accepted(served, logprobs) -> None:
+    url, _ = served
+    body = {"model": NAME, "messages": HELLO, "max_tokens": 2, "logprobs": logprobs, "temperature": 0}
+    r = httpx.post(url + "/v1/chat/completions", json=body, headers=AUTH, timeout=60, trust_env=False)
+    assert r.status_code == 200, r.text
+    assert r.json()["choices"][0]["logprobs"] is None
 
 
 def test_auth_and_context_limit(served) -> None:

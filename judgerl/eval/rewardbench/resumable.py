@@ -1,5 +1,5 @@
-"""Resumable generation: one completion per keyed request, appended to a partial file chunk by chunk,
-so a repeated call after an interruption generates only what is missing."""
+"""Resumable generation: one completion per keyed request, appended to a partial file chunk by chunk
+(one batch by default), so a repeated call after an interruption generates only what is missing."""
 
 from __future__ import annotations
 
@@ -29,13 +29,15 @@ def generate_resumable(
     requests: list[tuple[str, Messages]],
     sampling: Any,
     partial_path: Path | None = None,
-    chunk_size: int = 128,
+    chunk_size: int | None = None,
 ) -> dict[str, str]:
-    """One completion per (key, messages) request, appended to `partial_path` chunk by chunk so a
-    repeated call after an interruption generates only what is missing.
+    """One completion per (key, messages) request, appended to `partial_path` (and fsynced) after every
+    `chunk_size` requests (default: one batch, `sampling.batch_size`), so a repeated call after an
+    interruption generates only what is missing.
 
     Usage: completions = generate_resumable(gen, v2_requests(items, "ratings", 0, "full"), SamplingSpec())
     """
+    chunk_size = chunk_size or getattr(sampling, "batch_size", 32)
     done = _read_partial(partial_path) if partial_path else {}
     todo = [(k, m) for k, m in requests if k not in done]
     out_f = open(partial_path, "a+", encoding="utf-8") if partial_path else None  # noqa: SIM115

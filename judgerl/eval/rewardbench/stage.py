@@ -45,8 +45,9 @@ from pydantic import (
 from judgerl.core.jsonl import write_json, write_jsonl, write_text_atomic
 from judgerl.core.logging import get_logger
 from judgerl.core.stage import StageContext, StageResult
+from judgerl.core.types import Scoring, check_scoring
 from judgerl.eval.generation_keys import BenchmarkGenerationKeys
-from judgerl.eval.logprob import Scoring, check_scoring, drop_default_scoring, with_scoring
+from judgerl.eval.logprob import drop_default_scoring, with_scoring
 from judgerl.eval.pairwise import judge_samples
 from judgerl.eval.rewardbench.data import load_v1, load_v2
 from judgerl.eval.rewardbench.report import (
@@ -63,7 +64,7 @@ from judgerl.eval.stage_clock import StageClock, TimedGenerator
 from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.files import JudgeSpecField, resolve_spec
 from judgerl.judge_spec.spec import JudgeSpec
-from judgerl.models.decoding_config import check_model, drop_unset
+from judgerl.models.decoding_config import check_model, chunk_prompts, drop_unset
 
 log = get_logger("judgerl.eval")
 OUTPUTS = {
@@ -178,7 +179,7 @@ def run_rewardbench(stage: RewardBenchStage, ctx: StageContext, generator: Any =
     backend = generator
     model_name = stage.model_name or stage.model or str(getattr(backend, "model", ""))
     generator = with_scoring(generator, stage.scoring, spec)
-    chunk = max(128, stage.batch_size)
+    chunk = chunk_prompts(stage.chunk_size, stage.batch_size, stage.backend)
     generator = TimedGenerator(generator, clock)
     if stage.version == 1:
         both = stage.protocol == "both-orders"
