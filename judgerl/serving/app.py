@@ -116,8 +116,9 @@ def reference_score(orders: list[JudgeResponse]) -> float | None:
     """0-10 from pairwise verdicts of (response, reference) in both orders; None if none parsed.
 
     Order 0 shows the response as (a), order 1 as (b). Each parsed order gives +1 when the
-    response wins and -1 when the reference wins, times strength/3 when a strength is given;
-    the score is 5 * (1 + mean). A tie with the reference (it wins once, loses once) is 5.
+    response wins and -1 when the reference wins, times strength/3 when a strength is given, and 0
+    for a tie verdict (a spec that reads ties); the score is 5 * (1 + mean). A tie with the
+    reference (it wins once, loses once, or the judge says tie) is 5.
 
     >>> win = JudgeResponse(verdict="a", strength=3, thinking="", parsed=True, parse_error="", completion="")
     >>> lose = JudgeResponse(verdict="a", strength=None, thinking="", parsed=True, parse_error="", completion="")
@@ -125,10 +126,15 @@ def reference_score(orders: list[JudgeResponse]) -> float | None:
     5.0
     >>> reference_score([win, win.model_copy(update={"verdict": "b"})])
     10.0
+    >>> reference_score([win.model_copy(update={"verdict": "tie", "strength": None})] * 2)
+    5.0
     """
     signed = []
     for k, r in enumerate(orders):
         if not r.parsed or r.verdict is None:
+            continue
+        if r.verdict == "tie":
+            signed.append(0.0)
             continue
         response_slot = "a" if k % 2 == 0 else "b"
         sign = 1.0 if r.verdict == response_slot else -1.0

@@ -124,12 +124,13 @@ def test_prompt_completion_sft_rows_train_and_truncate_without_generation_marker
 
 
 def test_logprob_scores_past_the_sliding_window_equal_a_plain_forward(gemma_pair) -> None:
+    from judgerl.judge_spec.presets import builtin_spec
     from judgerl.judge_spec.writing import verdict_candidates
     from judgerl.models.scoring import continuation_logprobs
 
     model, tok = gemma_pair  # sliding_window 32: the prompt below is several windows long
     text = render_prompts(tok, [[{"role": "user", "content": "Which answer is right? " * 20}]])[0]
-    sentences = [c[2] for c in verdict_candidates(True)]
+    sentences = [c[2] for c in verdict_candidates(builtin_spec("strength"))]
     scores = continuation_logprobs(model, tok, text, sentences)
     seqs = [tok(text + s, add_special_tokens=False)["input_ids"] for s in sentences]
     shared = next(i for i in range(len(seqs[0])) if len({tuple(s[: i + 1]) for s in seqs}) > 1)
