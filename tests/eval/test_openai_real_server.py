@@ -98,9 +98,13 @@ def test_judgerl_eval_gives_the_same_verdicts_over_judgerl_serve(
 ) -> None:
     data = tmp_path / "samples.jsonl"
     write_samples(data, SAMPLES)
-    local, remote = _both(["eval"], judge, server, tmp_path, "--data", str(data), "--prompt", "cot")
+    # a judge spec other than the default, from a file, rendered client-side; the server only generates
+    spec = tmp_path / "cot_compact_mine.json"
+    spec.write_text(json.dumps({"extends": "cot-compact", "name": "mine", "verdict": {"strength": "none"}}))
+    local, remote = _both(["eval"], judge, server, tmp_path, "--data", str(data), "--judge-spec", str(spec))
     _same(local, remote, 12)
-    assert json.loads((remote / "metrics.json").read_text())["model"] == SERVED
+    metrics = json.loads((remote / "metrics.json").read_text())
+    assert metrics["model"] == SERVED and metrics["judge_spec"] == "mine"
 
 
 def test_the_three_benchmarks_give_the_same_verdicts_over_judgerl_serve(
