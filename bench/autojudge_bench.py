@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from results_md import add_record_flag
 
 from judgerl.autojudge.checkers import get_checker
 from judgerl.autojudge.classifier import ImportanceClassifier, fit_classifier, pick_threshold
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--max-new-tokens", type=int, default=150)
     ap.add_argument("--recalls", type=float, nargs="+", default=[0.9])
     ap.add_argument("--thresholds", type=float, nargs="*", default=[], help="extra fixed judge thresholds")
-    ap.add_argument("--no-results-md", action="store_true", help="do not touch bench/RESULTS.md")
+    add_record_flag(ap)
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     load_start = " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -251,7 +252,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     section = markdown(res, command)
     write_text_atomic(args.out / "RESULTS_section.md", section)
-    if not args.no_results_md:
+    if not args.no_record:
         path = REPO / "bench" / "RESULTS.md"
         write_text_atomic(path, replace_section(path.read_text(encoding="utf-8"), section))
     print(section)

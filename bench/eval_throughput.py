@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import torch
+from results_md import add_record_flag
 
 from judgerl.core.jsonl import write_text_atomic
 from judgerl.data_prep.sources import load_llmbar
@@ -151,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--threads", type=int, default=2, help="torch threads (the 2 CPU cores)")
     p.add_argument("--repeats", type=int, default=2, help="alternating rounds; each mode's best counts")
-    p.add_argument("--no-record", action="store_true", help="print only; leave bench/RESULTS.md alone")
+    add_record_flag(p)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from results_md import record_section
+from results_md import add_record_flag, record_section
 
 REPO = Path(__file__).resolve().parents[1]
 HEADING = "## Gemma-3-270M on the CPU: load, prefill, decode, LoRA steps (bench/gemma_cpu.py)"
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--phase", choices=PHASES, help="(internal) run one phase and print its JSON")
     ap.add_argument("--checkpoint", type=Path, help="(internal) the imported folder")
-    ap.add_argument("--no-results-md", action="store_true")
+    add_record_flag(ap)
     args = ap.parse_args(argv)
     if args.phase:
         import torch
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{phase}: {results[phase]}", file=sys.stderr)
     text = table(results)
     print(text)
-    if not args.no_results_md:
+    if not args.no_record:
         record(text, (load_before, os.getloadavg()[0]), args.threads, import_s)
     return 0
 

@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from results_md import add_record_flag
+
 from judgerl.core.jsonl import write_text_atomic
 from judgerl.data_prep.answers import extract_answer
 from judgerl.eval.scaling.judges.prm import split_steps
@@ -126,7 +128,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chars", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--no-record", action="store_true")
+    add_record_flag(parser)
     args = parser.parse_args()
     rows, worst = run(args.chars, args.repeats)
     print(f"slowest call: {worst:.2f} ms (target < {TARGET_MS:.0f} ms)")

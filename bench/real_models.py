@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from results_md import record_section
+from results_md import add_record_flag, record_section
 
 from judgerl.core.samples import write_samples
 from judgerl.core.stage import StageContext
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-new-tokens", type=int, default=24)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--no-results-md", action="store_true")
+    add_record_flag(ap)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()[0]
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(table(rows[-1:]).splitlines()[-1], file=sys.stderr)
     text = table(rows)
     print(text)
-    if not args.no_results_md:
+    if not args.no_record:
         record(text, (load_before, os.getloadavg()[0]), args)
     return 0
 

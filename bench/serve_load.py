@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 import psutil
+from results_md import add_record_flag
 
 from judgerl.core.jsonl import write_text_atomic
 from judgerl.data_prep.synthetic import make_synthetic_splits, synthetic_sft_trace
@@ -332,7 +333,7 @@ def main() -> None:
     p.add_argument("--burst", type=int, default=200, help="ordinary requests per burst (oversized phase)")
     p.add_argument("--bursts", type=int, default=3, help="mixed bursts in a row (oversized phase)")
     p.add_argument("--request-timeout", type=float, default=30.0)
-    p.add_argument("--no-record", action="store_true", help="print only; leave bench/RESULTS.md alone")
+    add_record_flag(p)
     args = p.parse_args()
     load_avg = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     with tempfile.TemporaryDirectory() as tmp:

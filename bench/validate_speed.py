@@ -26,6 +26,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from results_md import add_record_flag
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "RESULTS.md"
 SECTION = "## CLI start-up: validate, ls, --help, run --dry-run (bench/validate_speed.py)"
@@ -168,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=7, help="timed runs per command and tree")
     ap.add_argument("--before", default="a462288", help="commit of the 'before' code")
     ap.add_argument("--before-dir", type=Path, default=Path("/tmp/judgerl_before"))
-    ap.add_argument("--no-results-md", action="store_true", help="print only; do not touch bench/RESULTS.md")
+    add_record_flag(ap)
     args = ap.parse_args(argv)
 
     trees = {"before": extract(args.before, args.before_dir), "after": REPO}
@@ -204,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
         ]
     )
-    if not args.no_results_md:
+    if not args.no_record:
         from judgerl.core.jsonl import write_text_atomic
 
         text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"

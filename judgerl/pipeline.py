@@ -559,5 +559,9 @@ def dry_run(recipe: Recipe) -> tuple[str, list[str]]:
                 problems.append(f"stages.{name}.{key}: {value} does not exist and no earlier stage writes it")
         for out, file in kind.outputs.items():
             lines.append(f"  output {out}: {recipe.stage_dir(name) / file}")
+        if config.kind == "model":  # a named GGUF package (and the gguf reader) must be installed
+            from judgerl.models.model_refs import source_problems
+
+            problems += [f"stages.{name}.source: {p}" for p in source_problems(config.source)]  # type: ignore[attr-defined]
     lines.append("\n" + ("problems:\n  " + "\n  ".join(problems) if problems else "no problems found"))
     return "\n".join(lines), problems

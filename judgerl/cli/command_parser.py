@@ -17,16 +17,23 @@ from typing import Any
 class CommandParser(argparse.ArgumentParser):
     """An ArgumentParser that adds its arguments with `build(self)` when it is first used.
 
+    With `intermixed` set (by its `build`), positionals and flags may come in any order: the
+    KEY=VALUE overrides of `judgerl run RECIPE --dry-run vars.data=x` after a flag (argparse's
+    parse_intermixed_args, also when the parser runs as a subcommand).
+
     >>> p = CommandParser(prog="x", build=lambda p: p.add_argument("--n", type=int))
     >>> p.parse_args(["--n", "3"]).n
     3
     """
+
+    intermixed = False
 
     def __init__(
         self, *args: Any, build: Callable[[CommandParser], None] | None = None, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
         self._build = build
+        self._intermixing = False
 
     def ensure_built(self) -> CommandParser:
         """Add the arguments now if they are not yet added; returns the parser.
@@ -41,9 +48,18 @@ class CommandParser(argparse.ArgumentParser):
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> tuple[argparse.Namespace, list[str]]:
-        """argparse's, after the arguments are built. Usage: parser.parse_known_args(["--n", "3"])"""
+        """argparse's (intermixed when `intermixed`), after the arguments are built.
+
+        Usage: parser.parse_known_args(["--n", "3"])
+        """
         self.ensure_built()
-        return super().parse_known_args(args, namespace)
+        if not self.intermixed or self._intermixing:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True  # parse_known_intermixed_args calls parse_known_args twice
+        try:
+            return super().parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
 
     def format_help(self) -> str:
         """argparse's, after the arguments are built. Usage: print(parser.format_help())"""

@@ -6,7 +6,15 @@ import argparse
 from typing import Any
 
 from judgerl.core.serve_options import SERVE_INSTRUCTIONS, SERVE_PROMPTS
+from judgerl.models.chat_templates import CHAT_TEMPLATE_HELP
 
+# the --chat-template flag of every command that judges with a model (its tokenizer is checked before the model loads)
+CHAT_TEMPLATE_FLAG_HELP = f"for a model whose tokenizer has no chat template: {CHAT_TEMPLATE_HELP}"
+# the --model flag of every command that loads a judge (the SOURCE forms of judgerl.models.model_refs)
+MODEL_FLAG_HELP = (
+    "checkpoint folder or hub id; also a .gguf file, gguf_package:NAME or hub:ID@REVISION (imported once "
+    "into $JUDGERL_CACHE, default ~/.cache/judgerl)"
+)
 # the prompt families a pairwise judge is asked in on the command line (verdicts the parser reads)
 PROMPT_CHOICES = SERVE_PROMPTS
 INSTRUCTION_CHOICES = SERVE_INSTRUCTIONS
@@ -23,15 +31,23 @@ def csv(text: str) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()]
 
 
-def add_recipe_arguments(parser: argparse.ArgumentParser) -> None:
-    """The RECIPE and KEY=VALUE arguments of `judgerl validate` and `judgerl run`.
+def add_recipe_arguments(parser: argparse.ArgumentParser, *between: tuple[str, str]) -> None:
+    """The RECIPE and KEY=VALUE arguments of `judgerl validate`, `run` and `stage`; `between` are more
+    positionals (name, help) that come between them.
 
     Usage: add_recipe_arguments(sub.add_parser("validate"))
     """
     parser.add_argument(
         "recipe", help="recipe YAML file, or the name of a shipped recipe (judgerl ls), e.g. quickstart"
     )
-    parser.add_argument("overrides", nargs="*", help="KEY=VALUE overrides, e.g. seed=1 stages.sft.lr=1e-5")
+    for name, text in between:
+        parser.add_argument(name, help=text)
+    parser.add_argument(
+        "overrides",
+        nargs="*",
+        help="KEY=VALUE overrides, anywhere on the line, e.g. seed=1 stages.sft.lr=1e-5",
+    )
+    parser.intermixed = True  # type: ignore[attr-defined]  # a CommandParser: overrides may follow flags
 
 
 def add_prompt_flags(
@@ -145,3 +161,27 @@ def endpoint_config(args: argparse.Namespace) -> dict[str, Any] | None:
         flags = ", ".join(flag_name(k) for k in values)
         raise JudgeRLError(f"{flags}: endpoint settings need --backend openai --base-url URL")
     return values or None
+
+
+def resolve_model_flag(
+    args: argparse.Namespace, flag: str = "--model", dest: str = "model", name_dest: str | None = "model_name"
+) -> None:
+    """Turn the parsed `--model` SOURCE into the folder or hub id to load, in place (judgerl.models.model_refs).
+
+    A checkpoint folder or hub id stays as it is; a folder `judgerl import` wrote gives its
+    checkpoint; a GGUF file, `gguf_package:NAME` or `hub:ID@REVISION` is imported into the cache once
+    (with --chat-template, when given). The benchmarks' `--model-name` (`name_dest`, None for a command
+    whose model_name means something else) defaults to the SOURCE as written. With `--backend openai`
+    `--model` is the served model's name and is left alone.
+
+    Usage: resolve_model_flag(args)  # first thing in a command's run(), before any tokenizer loads
+    """
+    value = getattr(args, dest, None)
+    if value is None or (dest == "model" and getattr(args, "backend", None) == "openai"):
+        return
+    from judgerl.models.model_refs import resolve_model
+
+    resolved = resolve_model(value, getattr(args, "chat_template", None), flag)
+    setattr(args, dest, resolved)
+    if resolved != value and name_dest is not None and getattr(args, name_dest, "unset") is None:
+        setattr(args, name_dest, value)

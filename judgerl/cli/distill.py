@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from judgerl.cli.common import add_prompt_flags, judge_keys
+from judgerl.cli.common import MODEL_FLAG_HELP, add_prompt_flags, judge_keys, resolve_model_flag
 from judgerl.cli.config_flags import add_config_flags, config_values
 from judgerl.core.config import format_validation_error
 from judgerl.core.errors import JudgeRLError
@@ -61,7 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="runs/distill", help="output folder (default: runs/distill)")
     parser.add_argument("--teacher", default="openai", choices=["openai", "hf", "vllm"], help="teacher kind")
     parser.add_argument(
-        "--serve", metavar="CHECKPOINT", help="openai teacher: serve this checkpoint with `judgerl serve`"
+        "--serve",
+        metavar="CHECKPOINT",
+        help="openai teacher: serve this checkpoint (or .gguf file, gguf_package:NAME) with `judgerl serve`",
     )
     parser.add_argument("--fresh", action="store_true", help="forget the answers of an earlier run in --out")
     parser.add_argument("--seed", type=int, default=0)
@@ -70,7 +72,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("openai teacher")
     add_config_flags(group, OpenAITeacher, OPENAI_FIELDS)
     group = parser.add_argument_group("hf / vllm teacher")
-    add_config_flags(group, LocalTeacher, LOCAL_FIELDS, required=(), help={"model": "teacher checkpoint"})
+    add_config_flags(
+        group, LocalTeacher, LOCAL_FIELDS, required=(), help={"model": f"teacher: {MODEL_FLAG_HELP}"}
+    )
 
 
 def teacher_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -104,10 +108,11 @@ def run(args: argparse.Namespace) -> int:
     from judgerl.cli.eval import eval_data
     from judgerl.core.stage import StageContext
     from judgerl.distill.config import DistillStage
-    from judgerl.distill.report import summary_line
     from judgerl.distill.stage import run_distill
     from judgerl.serving.process import JudgeServerProcess
 
+    resolve_model_flag(args, name_dest=None)  # model_name is the OpenAI teacher's
+    resolve_model_flag(args, "--serve", "serve", name_dest=None)
     try:
         stage = DistillStage(
             **config_values(args, STAGE_FIELDS),
@@ -119,7 +124,6 @@ def run(args: argparse.Namespace) -> int:
         raise JudgeRLError(f"judgerl distill: {format_validation_error(e)}") from e
     out = Path(args.out)
     ctx = StageContext(name="distill", out_dir=out, seed=args.seed, resume=not args.fresh)
-    result = run_distill(stage, ctx, server_factory=JudgeServerProcess)
-    print(summary_line(result.metrics))
+    result = run_distill(stage, ctx, server_factory=JudgeServerProcess)  # the stage prints its statistics
     print(f"traces: {result.outputs['traces']}; answers, judgements and stats under {out}/")
     return 0

@@ -21,7 +21,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from judgerl.cli.common import add_endpoint_flags, add_prompt_flags, endpoint_config, judge_keys
+from judgerl.cli.common import (
+    CHAT_TEMPLATE_FLAG_HELP,
+    MODEL_FLAG_HELP,
+    add_endpoint_flags,
+    add_prompt_flags,
+    endpoint_config,
+    judge_keys,
+    resolve_model_flag,
+)
 from judgerl.cli.config_flags import add_config_flags, config_values
 from judgerl.core.config import format_validation_error
 from judgerl.core.errors import JudgeRLError
@@ -34,7 +42,7 @@ SHARED = ("model", "max_new_tokens", "batch_size", "max_samples", "backend", "te
 DECODING = ("draft", "window", "classifier", "threshold")
 # EvalStage keys with a flag, where the stage has them
 PAIRWISE_EXTRA = ("scoring", "chat_template", "model_name", "chunk_size")
-MODEL_HELP = "checkpoint folder or hub id; backend openai: the served model's name (default: its only model)"
+MODEL_HELP = f"{MODEL_FLAG_HELP}; backend openai: the served model's name (default: its only model)"
 REWARDBENCH_HELP = {
     "version": "RewardBench version (default 1)",
     "protocol": "v1: official (each example once, seeded A/B order, unreadable = 0.5) or both-orders (Think-J)",
@@ -170,7 +178,10 @@ def _add_pairwise_flags(parser: argparse.ArgumentParser) -> None:
         EvalStage,
         [f for f in PAIRWISE_EXTRA if f in EvalStage.model_fields],
         defaults=True,
-        help={"model_name": "model name written to metrics.json (default: --model)"},
+        help={
+            "model_name": "model name written to metrics.json (default: --model)",
+            "chat_template": CHAT_TEMPLATE_FLAG_HELP,
+        },
     )
     add_endpoint_flags(parser)
 
@@ -198,7 +209,8 @@ def add_rewardbench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     add_config_flags(parser, EvalStage, ["temperature", "dtype"], defaults=True)
     group = parser.add_argument_group("rewardbench options")
-    add_config_flags(group, RewardBenchStage, rewardbench_fields(), defaults=True, help=REWARDBENCH_HELP)
+    help = {**REWARDBENCH_HELP, "chat_template": CHAT_TEMPLATE_FLAG_HELP}
+    add_config_flags(group, RewardBenchStage, rewardbench_fields(), defaults=True, help=help)
     add_endpoint_flags(parser)
 
 
@@ -267,6 +279,7 @@ def pairwise_stage(args: argparse.Namespace) -> Any:
             "judgerl eval: --model is required (a checkpoint folder or hub id; for a model behind an "
             "OpenAI-compatible server: --backend openai --base-url URL)"
         )
+    resolve_model_flag(args)
     if args.data is None:
         raise JudgeRLError("judgerl eval pairwise: --data is required (e.g. --data llmbar:DIR)")
     try:
@@ -302,20 +315,20 @@ def run_pairwise(args: argparse.Namespace) -> int:
     # an endpoint's prompts are counted with its tokenizer when one is named; else the server judges them
     counted = stage.endpoint.tokenizer if stage.endpoint is not None else stage.model
     if counted is not None:
+        served = stage.endpoint is not None  # the server renders the chat: its tokenizer needs no template
         samples = check_lengths(
-            samples, counted, spec, stage.max_new_tokens, args.on_bad_row, report, template
+            samples, counted, spec, stage.max_new_tokens, args.on_bad_row, report, template, not served
         )
     inputs = str(write_inputs(out, samples, report))
     judged = stage.model_copy(update={"data": inputs, "judge_spec": spec, "prompt": None})
     ctx = StageContext(name="eval", out_dir=out, seed=args.seed)
-    result = guarded(out, "judgerl eval", lambda: run_eval(judged, ctx))
-    print(Path(result.outputs["table"]).read_text())
+    result = guarded(out, "judgerl eval", lambda: run_eval(judged, ctx))  # the stage prints the table
     if result.metrics.get("ece") is not None:  # scoring: logprob
         print(
             f"calibration: ECE {result.metrics['ece']:.3f} of the verdict confidence "
             f"(reliability diagram: {out / 'reliability.png'})"
         )
-    print(f"predictions and metrics under {out}/")
+    print(f"table.md, predictions and metrics under {out}/")
     return 0
 
 
@@ -326,10 +339,12 @@ def run_rewardbench(args: argparse.Namespace) -> int:
     """
     from pydantic import ValidationError
 
+    from judgerl.cli.eval_data import judge_tokenizer
     from judgerl.core.stage import StageContext
     from judgerl.eval.rewardbench.stage import RewardBenchStage
     from judgerl.eval.rewardbench.stage import run_rewardbench as run_stage
 
+    resolve_model_flag(args)
     data: Any = None
     if args.data is not None:
         kind, sep, rest = args.data.partition(":")
@@ -343,9 +358,10 @@ def run_rewardbench(args: argparse.Namespace) -> int:
         )
     except ValidationError as e:
         raise JudgeRLError(f"judgerl eval rewardbench: {format_validation_error(e)}") from e
+    if stage.backend != "openai":  # a missing chat template stops before the model loads
+        judge_tokenizer(stage.model, stage.chat_template)
     out = Path(args.out or "runs/rewardbench")
     ctx = StageContext(name="rewardbench", out_dir=out, seed=args.seed)
-    result = guarded(out, "judgerl eval rewardbench", lambda: run_stage(stage, ctx))
-    print(Path(result.outputs["table"]).read_text())
-    print(f"predictions, metrics, leaderboard.json and plots under {out}/")
+    guarded(out, "judgerl eval rewardbench", lambda: run_stage(stage, ctx))  # the stage prints the table
+    print(f"table.md, predictions, metrics, leaderboard.json and plots under {out}/")
     return 0

@@ -14,17 +14,26 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from judgerl.cli.common import add_endpoint_flags, add_prompt_flags, endpoint_config, judge_keys
+from judgerl.cli.common import (
+    CHAT_TEMPLATE_FLAG_HELP,
+    MODEL_FLAG_HELP,
+    add_endpoint_flags,
+    add_prompt_flags,
+    endpoint_config,
+    judge_keys,
+    resolve_model_flag,
+)
 from judgerl.cli.config_flags import add_config_flags, config_values
 from judgerl.core.config import format_validation_error
 from judgerl.core.errors import JudgeRLError
 
 HELP = {
-    "model": "checkpoint folder or hub id; backend openai: the served model's name (default: its only model)",
+    "model": f"{MODEL_FLAG_HELP}; backend openai: the served model's name (default: its only model)",
     "model_name": "model name written to metrics.json (default: --model)",
     "both_orders": "judge each pair once (JudgeBench: the file's order; RM-Bench: a seeded coin per pair)",
     "backend": "generation backend: hf (default), vllm, or openai (a served model: --base-url)",
     "tensor_parallel_size": "vLLM tensor parallel size",
+    "chat_template": CHAT_TEMPLATE_FLAG_HELP,
 }
 _BY_HAND = {"kind", "prompt", "judge_spec", "endpoint"}
 
@@ -43,17 +52,20 @@ def _add_arguments(parser: argparse.ArgumentParser, config: type[Any], name: str
 def _run(args: argparse.Namespace, config: type[Any], run_fn: Any, command: str, out: str) -> int:
     from pydantic import ValidationError
 
+    from judgerl.cli.eval_data import judge_tokenizer
     from judgerl.core.stage import StageContext
 
+    resolve_model_flag(args)
     fields = [f for f in config.model_fields if f not in _BY_HAND]
     try:
         stage = config(**config_values(args, fields), **judge_keys(args), endpoint=endpoint_config(args))
     except ValidationError as e:
         raise JudgeRLError(f"judgerl eval {command}: {format_validation_error(e)}") from e
+    if stage.backend != "openai":  # a missing chat template stops before the model loads
+        judge_tokenizer(stage.model, stage.chat_template)
     folder = Path(args.out or out)
-    result = run_fn(stage, StageContext(name=command, out_dir=folder, seed=args.seed))
-    print(Path(result.outputs["table"]).read_text())
-    print(f"predictions and metrics under {folder}/")
+    run_fn(stage, StageContext(name=command, out_dir=folder, seed=args.seed))  # the stage prints the table
+    print(f"table.md, predictions and metrics under {folder}/")
     return 0
 
 

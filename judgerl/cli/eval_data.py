@@ -73,30 +73,58 @@ def _adapter_base(model: str) -> str:
     return model
 
 
-def model_context(model: str, chat_template: str | None = None) -> tuple[TokenCounter, int | None]:
+def _first_line(err: Exception) -> str:
+    return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+
+
+def judge_tokenizer(model: str, chat_template: str | None = None, require_template: bool = True) -> Any:
+    """The judge `model`'s tokenizer, given `chat_template` when it has none; no weights are loaded.
+
+    A tokenizer left without a chat template is a one-line ChatTemplateError naming
+    `--chat-template` (a benchmark judges chat messages), unless `require_template` is off (the
+    tokenizer of a served model, whose server renders the chat); a model that cannot be loaded (a
+    missing folder, an unreachable hub id) a one-line JudgeRLError. An adapter folder without a
+    tokenizer of its own uses its base model's.
+
+    Usage: judge_tokenizer(args.model, args.chat_template)  # before the model loads
+    """
+    from transformers import AutoTokenizer
+
+    from judgerl.models.chat_templates import apply_default_template, require_chat_template
+
+    tok_source = model if (Path(model) / "tokenizer_config.json").is_file() else _adapter_base(model)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(tok_source)
+    except (OSError, ValueError) as err:
+        raise JudgeRLError(f"cannot load the judge model {model!r}: {_first_line(err)}") from None
+    apply_default_template(tokenizer, chat_template)
+    if require_template:
+        require_chat_template(tokenizer, flag="--chat-template")
+    return tokenizer
+
+
+def model_context(
+    model: str, chat_template: str | None = None, require_template: bool = True
+) -> tuple[TokenCounter, int | None]:
     """A prompt-token counter for `model`'s tokenizer and chat template, and its context (None if unstated).
 
     The context is the smaller of the tokenizer's `model_max_length` and the config's position
     limit. `chat_template` is the stage's template for a tokenizer without one; with none at all
-    the messages' text is counted. A model that cannot be loaded (a missing folder, an unreachable
-    hub id) is a one-line JudgeRLError.
+    the command stops here, before the model loads, naming `--chat-template` (a served model's
+    tokenizer, `require_template` off, counts the messages' text instead). A model that cannot be
+    loaded (a missing folder, an unreachable hub id) is a one-line JudgeRLError.
 
     Usage: count, context = model_context("runs/quickstart/sft/checkpoint")
     """
-    from transformers import AutoConfig, AutoTokenizer
+    from transformers import AutoConfig
 
-    from judgerl.models.chat_templates import apply_default_template
     from judgerl.models.generation import render_prompts
 
-    base = _adapter_base(model)
-    tok_source = model if (Path(model) / "tokenizer_config.json").is_file() else base
     try:
-        config = AutoConfig.from_pretrained(base)
-        tokenizer = AutoTokenizer.from_pretrained(tok_source)
+        config = AutoConfig.from_pretrained(_adapter_base(model))
     except (OSError, ValueError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise JudgeRLError(f"cannot load the judge model {model!r}: {first}") from None
-    apply_default_template(tokenizer, chat_template)
+        raise JudgeRLError(f"cannot load the judge model {model!r}: {_first_line(err)}") from None
+    tokenizer = judge_tokenizer(model, chat_template, require_template)
     limits = []
     tok_max = getattr(tokenizer, "model_max_length", None)
     if isinstance(tok_max, int) and 0 < tok_max < NO_LIMIT:
@@ -152,12 +180,13 @@ def check_lengths(
     on_bad_row: str,
     report: dict[str, Any],
     chat_template: str | None = None,
+    require_template: bool = True,
 ) -> list[JudgeSample]:
     """The samples whose prompts fit `model`'s context; the others stop the command or are skipped and reported.
 
     Usage: samples = check_lengths(samples, args.model, spec, 512, "skip", report)
     """
-    count, context = model_context(model, chat_template)
+    count, context = model_context(model, chat_template, require_template)
     report["context"] = context
     if context is None:
         return samples

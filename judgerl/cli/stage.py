@@ -7,18 +7,39 @@ from __future__ import annotations
 
 import argparse
 import os
+import textwrap
 
+from judgerl.cli.common import add_recipe_arguments
 from judgerl.core.errors import JudgeRLError
 
 NAME = "stage"
-HELP = "run one stage (entry point for torchrun/accelerate/deepspeed)"
+HELP = "run one stage of a recipe (the entry point for torchrun/accelerate/deepspeed)"
+
+
+def _stage_kinds() -> str:
+    from judgerl.stages import STAGE_KINDS
+
+    width = max(len(kind) for kind in STAGE_KINDS)
+    return "\n".join(f"  {kind:<{width}}  {STAGE_KINDS[kind].summary}" for kind in STAGE_KINDS)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of `judgerl stage`. Usage: add_arguments(sub.add_parser("stage"))"""
-    parser.add_argument("recipe")
-    parser.add_argument("stage")
-    parser.add_argument("overrides", nargs="*")
+    parser.description = textwrap.fill(
+        "Run one stage of a recipe in this process, with the recipe's overrides and interpolation, and "
+        "write its folder and manifest as `judgerl run` does. The pipeline launches training stages "
+        "with a `launcher` this way on every rank; `judgerl run RECIPE --only STAGE` is the usual way "
+        "to run one stage by hand.",
+        width=90,
+    )
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "example:\n  torchrun --nproc_per_node 8 -m judgerl stage recipes/think_j/qwen2.5-7b.yaml sft\n\n"
+        "stage kinds (a recipe stage's `kind:`):\n" + _stage_kinds()
+    )
+    add_recipe_arguments(
+        parser, ("stage", "the name of a stage in the recipe (`judgerl validate RECIPE` lists them)")
+    )
     parser.add_argument("--force", action="store_true", help="rerun even if it finished with the same config")
     parser.add_argument(
         "--launched",

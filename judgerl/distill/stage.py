@@ -26,7 +26,7 @@ from typing import Any
 
 from judgerl.core.errors import StageError
 from judgerl.core.jsonl import write_json, write_jsonl
-from judgerl.core.logging import get_logger
+from judgerl.core.logging import get_logger, print_report
 from judgerl.core.samples import read_samples, write_samples
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.core.types import JudgeSample
@@ -259,7 +259,7 @@ def run_distill(
     write_samples(ctx.path(OUTPUTS["traces"]), traces)
     write_jsonl(ctx.path("judgements.jsonl"), judgements)
     write_json(ctx.path(OUTPUTS["stats"]), stats)
-    log.info(summary_line(stats))
+    print_report(summary_line(stats))
     if not traces:
         raise StageError(
             f"distill: no trace kept from {stats['answers']} answers (parse failures {stats['parse_failures']}, "

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from judgerl.core.config import StrictModel
+from judgerl.models.chat_templates import check_template_name
 from judgerl.models.decoding_config import CHUNK_HELP, EndpointSpec, check_endpoint, generator_kwargs
 
 
@@ -17,6 +18,8 @@ class BenchmarkGenerationKeys(StrictModel):
     """How a benchmark stage generates its judgements (HF, vLLM or an OpenAI-compatible endpoint) and
     what it does with a bad row. `backend: openai` needs `endpoint: {base_url, ...}`
     (judgerl.models.decoding_config.EndpointSpec); the stage's `model` is then the served model's name.
+
+    `chat_template` (a built-in name or a Jinja file) is given to a model whose tokenizer has none.
 
     >>> BenchmarkGenerationKeys().max_new_tokens, BenchmarkGenerationKeys().backend
     (1024, 'hf')
@@ -36,11 +39,21 @@ class BenchmarkGenerationKeys(StrictModel):
     max_model_len: int | None = Field(None, ge=1)
     on_bad_row: Literal["skip", "stop"] = "stop"
     endpoint: EndpointSpec | None = Field(None, validate_default=True)
+    chat_template: str | None = None
 
     @field_validator("endpoint")
     @classmethod
     def _endpoint_fits_backend(cls, value: EndpointSpec | None, info: ValidationInfo) -> EndpointSpec | None:
         return check_endpoint(info.data.get("backend", "hf"), value)
+
+    @field_validator("chat_template")
+    @classmethod
+    def _template(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("backend") == "openai":
+            raise ValueError(
+                f"chat_template {value!r}: with backend openai the server applies its own template"
+            )
+        return check_template_name(value)
 
     def generator_kwargs(self, seed: int) -> dict[str, Any]:
         """The keyword arguments `make_generator(self.backend, self.model, **kw)` gets.
@@ -51,6 +64,8 @@ class BenchmarkGenerationKeys(StrictModel):
         Usage: generator = make_generator(stage.backend, stage.model, **stage.generator_kwargs(ctx.seed))
         """
         local: dict[str, Any] = {"dtype": self.dtype}
+        if self.chat_template:
+            local["chat_template"] = self.chat_template
         if self.backend == "vllm":
             local.update(
                 tensor_parallel_size=self.tensor_parallel_size,

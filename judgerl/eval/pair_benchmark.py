@@ -76,7 +76,7 @@ class PairBenchmarkStage(BenchmarkGenerationKeys):
 
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return drop_unset(drop_default_scoring(handler(self)))
+        return drop_unset(drop_default_scoring(handler(self)), ("endpoint", "chat_template"))
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pydantic import (
 
 from judgerl.core.config import StrictModel
 from judgerl.core.jsonl import write_json, write_jsonl, write_text_atomic
-from judgerl.core.logging import get_logger
+from judgerl.core.logging import get_logger, print_report
 from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.core.types import JudgeSample, Scoring, check_scoring
@@ -204,7 +204,8 @@ def run_eval(stage: EvalStage, ctx: StageContext) -> StageResult:
     write_text_atomic(ctx.path(OUTPUTS["table"]), table + "\n")
     partial.unlink(missing_ok=True)
     clock.finish()
-    log.info(f"{ctx.name}: {len(judgements)} judgements in {seconds:.1f} s\n{table}")
+    log.info(f"{ctx.name}: {len(judgements)} judgements in {seconds:.1f} s")
+    print_report(table)
     summary = {**metrics["overall"], "seconds": metrics["seconds"], "judging_attempts": clock.attempt}
     if "calibration" in metrics:
         summary["ece"] = metrics["calibration"]["ece"]

@@ -152,16 +152,24 @@ def apply_default_template(tokenizer: Any, chat_template: str | None) -> bool:
     return True
 
 
-def require_chat_template(tokenizer: Any, key: str = "chat_template") -> None:
-    """Raise a one-line ChatTemplateError naming the model and the recipe key when the tokenizer has no template.
+def require_chat_template(tokenizer: Any, flag: str | None = None) -> None:
+    """Raise a one-line ChatTemplateError naming the model, and the fix, when the tokenizer has no template.
+
+    The fix named is the command-line `flag` (`--chat-template`) for a command, else the recipe
+    key `chat_template:`.
 
     Usage: require_chat_template(tok)  # before rendering chat messages or training on them
+    Usage: require_chat_template(tok, flag="--chat-template")  # a command, before its model loads
     """
     if getattr(tokenizer, "chat_template", None):
         return
+    fix = (
+        f"pass `{flag}` with"
+        if flag
+        else "set `chat_template:` in the recipe (recipe-wide or on the stage) to"
+    )
     raise ChatTemplateError(
-        f"model {_model_name(tokenizer)!r} has no chat template: set `{key}:` in the recipe "
-        f"(recipe-wide or on the stage) to {CHAT_TEMPLATE_HELP}"
+        f"model {_model_name(tokenizer)!r} has no chat template: {fix} {CHAT_TEMPLATE_HELP}"
     )
 
 

@@ -237,7 +237,10 @@ def run_model_import(stage: ModelStage, ctx: StageContext) -> StageResult:
     model, tokenizer = load_source(stage.source, stage.dtype, stage.trust_remote_code)
     template_set = apply_default_template(tokenizer, stage.chat_template)
     if not tokenizer.chat_template:
-        log.warning(f"{ctx.name}: {where} has no chat template and the stage names none (chat_template:)")
+        log.warning(
+            f"{ctx.name}: {where} has no chat template and none was named "
+            "(`chat_template:` in a recipe, `--chat-template` on the command line)"
+        )
     stop_ids = fix_stop_tokens(model, tokenizer)
     save_checkpoint(model, tokenizer, out)
 

@@ -193,9 +193,29 @@ def train_resumable(trainer: Any, ctx: Any, log: Any) -> tuple[Any, float, str |
     resume = last_trainer_checkpoint(ctx.path("trainer")) if ctx.resume else None
     if resume is not None:
         log.info(f"{ctx.name}: resuming from {resume}")
+        declare_tied_weights_unsaved(trainer.model)
     start = time.time()
     output = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     return output, time.time() - start, str(resume) if resume else None
+
+
+def declare_tied_weights_unsaved(model: Any) -> None:
+    """Name a model's tied weights (`lm_head.weight` tied to the embeddings) as keys it does not save.
+
+    A checkpoint of a tied model holds the embeddings only, so the Trainer's resume finds
+    `lm_head.weight` missing and warns "There were missing keys in the checkpoint model loaded"
+    unless the missing keys are exactly the model's `_keys_to_ignore_on_save`, when it ties the
+    weights again instead. Saving already leaves the tied copies out; a model without tied weights
+    (or a peft model, resumed from its adapter) is left as it is.
+
+    Usage: declare_tied_weights_unsaved(trainer.model)  # before trainer.train(resume_from_checkpoint=...)
+    """
+    from judgerl.models.loading import is_peft_model
+
+    tied = getattr(model, "all_tied_weights_keys", None)  # {tied key: the key it is tied to}, tied ones only
+    if not tied or is_peft_model(model):
+        return
+    model._keys_to_ignore_on_save = {*(model._keys_to_ignore_on_save or ()), *tied}
 
 
 def whole_stage_loss(trainer: Any, output: Any, resumed_from: str | None) -> float | None:

@@ -194,7 +194,7 @@ def run_dpo(stage: DPOStage, ctx: StageContext) -> StageResult:
         precompute_ref_log_probs=stage.precompute_ref_log_probs,
         precompute_ref_batch_size=stage.precompute_ref_batch_size,
         max_length=stage.max_length,
-        gradient_checkpointing=stage.gradient_checkpointing,
+        activation_checkpointing=stage.gradient_checkpointing,  # transformers 5 renamed gradient_checkpointing
     )
     device = str(config.device)
     model, tokenizer = load_model_and_tokenizer(stage.model, dtype=stage.dtype, device=device)

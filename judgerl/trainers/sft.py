@@ -132,7 +132,7 @@ def run_sft(stage: SFTStage, ctx: StageContext) -> StageResult:
     config = SFTConfig(
         **schedule_args(stage, ctx),
         max_length=stage.max_length,
-        gradient_checkpointing=stage.gradient_checkpointing,
+        activation_checkpointing=stage.gradient_checkpointing,  # transformers 5 renamed gradient_checkpointing
     )
     from judgerl.models.chat_templates import require_chat_template
 

@@ -101,9 +101,11 @@ def test_eval_flags_build_the_eval_stage() -> None:
 
 
 def test_eval_rewardbench_flags_keep_the_command_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    from judgerl.cli import eval_data
     from judgerl.eval.rewardbench import stage as rb
 
     seen = _capture(monkeypatch, rb, "run_rewardbench")
+    monkeypatch.setattr(eval_data, "judge_tokenizer", lambda *args: None)  # no model "m" to read
     assert main(["eval", "rewardbench", "--model", "m"]) == 2
     # the command's --max-new-tokens default (512) is passed, not the stage's (1024), as before
     assert seen["stage"] == rb.RewardBenchStage(model="m", max_new_tokens=512)

@@ -15,6 +15,7 @@ from judgerl.core.samples import read_samples, write_samples
 from judgerl.core.stage import StageContext
 from judgerl.data_prep.sft_format import sft_records
 from judgerl.distill.config import DistillStage
+from judgerl.distill.report import summary_line
 from judgerl.distill.stage import run_distill
 from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.presets import spec_for_prompt
@@ -38,7 +39,9 @@ def _write(tmp_path: Path, samples) -> Path:
     return path
 
 
-def test_right_traces_are_kept_wrong_and_unparsed_ones_counted(tmp_path: Path, fake: FakeOpenAI) -> None:
+def test_right_traces_are_kept_wrong_and_unparsed_ones_counted(
+    tmp_path: Path, fake: FakeOpenAI, capsys: pytest.CaptureFixture[str]
+) -> None:
     samples = [
         make_sample(0, "a"),
         make_sample(1, "b", subset="t"),
@@ -58,6 +61,8 @@ def test_right_traces_are_kept_wrong_and_unparsed_ones_counted(tmp_path: Path, f
     assert stats["acceptance_by_strength"]["unknown"]["accepted"] == 2
     assert stats["accepted_per_item"]["histogram"] == {"0": 3, "2": 3}
     assert stats["usage"] == {"prompt_tokens": 120, "completion_tokens": 60}
+    # the statistics are shown once, on stdout (the command no longer prints them again)
+    assert capsys.readouterr().out.count(summary_line(stats)) == 1
 
     traces = read_samples(result.outputs["traces"])
     assert sorted((t.id, t.order) for t in traces) == [(f"q{i}", o) for i in (0, 1, 5) for o in ("ab", "ba")]

@@ -176,7 +176,7 @@ def test_a_trained_tiny_judges_logprob_verdicts_agree_with_its_written_ones(
     assert sum(agree) / len(agree) >= 0.9
 
 
-def test_judgerl_eval_on_a_template_less_model_names_the_key_then_works_with_it(
+def test_judgerl_eval_on_a_template_less_model_names_the_flag_then_works_with_it(
     judge: Path, data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import shutil
@@ -192,7 +192,11 @@ def test_judgerl_eval_on_a_template_less_model_names_the_key_then_works_with_it(
     argv = ["eval", "--model", str(bare), "--data", str(data / "test.jsonl"), "--max-new-tokens", "4"]
     assert main([*argv, "--out", str(tmp_path / "o1")]) != 0
     err = capsys.readouterr().err.strip()
-    assert "has no chat template" in err and "`chat_template:`" in err and "Traceback" not in err
+    assert (
+        "has no chat template: pass `--chat-template`" in err
+        and "recipe" not in err
+        and "Traceback" not in err
+    )
     assert (
         main([*argv, "--out", str(tmp_path / "o2"), "--chat-template", "chatml", "--scoring", "logprob"]) == 0
     )

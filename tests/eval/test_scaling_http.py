@@ -25,6 +25,7 @@ class Server(ThreadingHTTPServer):
         self.script: list[str] = []  # what each next request gets; "ok" once the script runs out
         self.bodies: list[dict] = []
         self.headers_seen: list[dict] = []
+        self.paths: list[str] = []
         self.lock = threading.Lock()
 
     @property
@@ -43,6 +44,7 @@ class Handler(BaseHTTPRequestHandler):
         with self.server.lock:
             self.server.bodies.append(body)
             self.server.headers_seen.append(dict(self.headers))
+            self.server.paths.append(self.path)
             action = self.server.script.pop(0) if self.server.script else "ok"
         if action == "slow":
             time.sleep(1.0)
@@ -96,6 +98,20 @@ def test_judgerl_serve_format_and_a_null_score(server: Server) -> None:
     assert server.bodies == [{"question": "2+2?", "response": "4"}, {"question": "2+2?", "response": "5"}]
     assert res.scores[0] == 1.0 and math.isnan(res.scores[1]) and res.failures == 1  # no judgement: counted
     assert HTTPJudge(url, body_format="seed").body("q", "#### 3")["final_answer"] == "3"
+
+
+def test_a_base_url_is_judgerl_serve_as_every_client_takes_it(server: Server) -> None:
+    base = server.url.removesuffix(
+        "/score"
+    )  # http://127.0.0.1:PORT, as remote_judge and judgerl serve say it
+    for url in (base, base + "/"):
+        judge = build_judge(f"http:{url}", [], JudgeOptions())
+        assert judge.url == base + "/v1/score" and judge.body_format == "judgerl"
+        assert judge.name == f"http:{url}"
+        assert judge.score("2+2?", ["4"]) == [1.0]
+    assert server.paths == ["/v1/score", "/v1/score"]
+    assert server.bodies[-1] == {"question": "2+2?", "response": "4"}
+    assert HTTPJudge(server.url).url == server.url  # a full URL keeps its own path
 
 
 def test_a_timeout_or_a_busy_server_is_retried_with_backoff(server: Server) -> None:

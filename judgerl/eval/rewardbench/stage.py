@@ -43,7 +43,7 @@ from pydantic import (
 )
 
 from judgerl.core.jsonl import write_json, write_jsonl, write_text_atomic
-from judgerl.core.logging import get_logger
+from judgerl.core.logging import get_logger, print_report
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.core.types import Scoring, check_scoring
 from judgerl.eval.generation_keys import BenchmarkGenerationKeys
@@ -116,7 +116,7 @@ class RewardBenchStage(BenchmarkGenerationKeys):
 
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return drop_unset(drop_default_scoring(handler(self)))
+        return drop_unset(drop_default_scoring(handler(self)), ("endpoint", "chat_template"))
 
 
 def _run_tag(stage: RewardBenchStage, spec: JudgeSpec, order_seed: int, sampling_seed: int) -> str:
@@ -241,7 +241,8 @@ def run_rewardbench(stage: RewardBenchStage, ctx: StageContext, generator: Any =
         plot_sections(metrics, ctx.path(OUTPUTS["plots"]))
     partial.unlink(missing_ok=True)
     clock.finish()
-    log.info(f"{ctx.name}: {n_generated} judgements of {n_examples} examples in {seconds:.1f} s\n{table}")
+    log.info(f"{ctx.name}: {n_generated} judgements of {n_examples} examples in {seconds:.1f} s")
+    print_report(table)
     summary = {"overall": metrics["overall"], "version": stage.version, "protocol": protocol}
     if stage.version == 1:
         summary.update({n: s["score"] for n, s in metrics["sections"].items()})

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from judgerl.core.logging import get_logger
+from judgerl.core.logging import get_logger, print_report
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.core.types import JudgeSample
 from judgerl.data_prep.sources.base import flip_positions, seeded_flip
@@ -90,7 +90,7 @@ def run_rmbench(stage: RMBenchStage, ctx: StageContext, generator: Any = None) -
     outputs = write_results(ctx, prediction_rows(run.judgements, samples), metrics, table)
     n_prompts = metrics["n_prompts"]
     log.info(f"{ctx.name}: {len(run.judgements)} judgements of {n_prompts} prompts in {run.seconds:.1f} s")
-    log.info(table)
+    print_report(table)
     summary: dict[str, Any] = {k: metrics[k] for k in (*LEVELS, "average", "protocol")}
     summary["domains"] = {name: d["average"] for name, d in metrics["domains"].items()}
     summary.update(

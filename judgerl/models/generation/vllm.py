@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from judgerl.models.chat_templates import apply_default_template
 from judgerl.models.generation.base import Prompts, SamplingSpec, render_prompts
 
 VLLM_MISSING = (
@@ -62,6 +63,7 @@ class VLLMGenerator:
         max_model_len: int | None = None,
         seed: int = 0,
         trust_remote_code: bool = False,
+        chat_template: str | None = None,
         **engine_kwargs: Any,
     ) -> None:
         vllm = import_vllm()
@@ -76,6 +78,8 @@ class VLLMGenerator:
             **engine_kwargs,
         )
         self.tokenizer = self.llm.get_tokenizer()
+        # a built-in name or Jinja file for a tokenizer without a template (prompts are rendered here)
+        apply_default_template(self.tokenizer, chat_template)
 
     def generate(
         self, prompts: Prompts, spec: SamplingSpec, progress: bool = True, desc: str = "generating"

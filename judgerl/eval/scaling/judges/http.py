@@ -17,6 +17,7 @@ from judgerl.core.http import HTTPClient, HTTPError
 from judgerl.data_prep.answers import AnswerOrder, extract_answer
 from judgerl.eval.scaling.candidates import PromptCandidates
 from judgerl.eval.scaling.judges.base import BatchJudge, JudgeOptions, PromptScores
+from judgerl.rewards.remote import SCORE_PATH  # the one base-URL convention of judgerl's clients
 
 
 class JudgeEndpointError(StageError):
@@ -26,6 +27,8 @@ class JudgeEndpointError(StageError):
 class HTTPJudge(BatchJudge):
     """A reward endpoint: one POST per candidate, JSON in, a score out.
 
+    The URL is a server's base URL (`http://127.0.0.1:8000`, as every judgerl client of `judgerl
+    serve` takes: /v1/score is appended) or an endpoint's full URL (a path of its own is kept).
     Request body, by `body_format`: "judgerl" sends {"question", "response"} (`judgerl serve`'s
     POST /v1/score, pointwise 0-10); "seed" sends {"prompt", "response", "cot", "final_answer"}
     (the seed's endpoint reads the solution as `cot` and its extracted final answer); "auto"
@@ -53,12 +56,15 @@ class HTTPJudge(BatchJudge):
         answer_extraction: AnswerOrder = "last",
     ) -> None:
         parsed = urllib.parse.urlparse(url)
+        if parsed.path in ("", "/"):  # a base URL: the endpoint of `judgerl serve`
+            url = url.rstrip("/") + SCORE_PATH
+            parsed = urllib.parse.urlparse(url)
         extract_answer("", answer_extraction)  # an unknown order is an error here, not at the first request
         self.answer_extraction = answer_extraction
         if body_format not in ("auto", "judgerl", "seed"):
             raise ValueError(f"HTTP judge body_format must be auto, judgerl or seed, got {body_format!r}")
         if body_format == "auto":
-            body_format = "judgerl" if parsed.path.rstrip("/").endswith("/v1/score") else "seed"
+            body_format = "judgerl" if parsed.path.rstrip("/").endswith(SCORE_PATH) else "seed"
         self.body_format = body_format
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValueError(f"HTTP judge URL must look like http://host:port/path, got {url!r}")
@@ -167,7 +173,7 @@ def build_http_judge(
 ) -> HTTPJudge:
     """The `http:URL` judge of a spec (a bare URL too), with the bearer token of `options.http_token_env`.
 
-    Usage: build_http_judge("http://127.0.0.1:8000/v1/score", "http://127.0.0.1:8000/v1/score", [], JudgeOptions())
+    Usage: build_http_judge("http://127.0.0.1:8000", "http:http://127.0.0.1:8000", [], JudgeOptions())
     """
     return HTTPJudge(
         arg,
