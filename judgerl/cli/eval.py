@@ -39,10 +39,18 @@ from judgerl.core.registry import resolve_dotted
 NAME = "eval"
 HELP = "evaluate a judge checkpoint: pairwise (both orders), rewardbench (v1/v2, leaderboard scoring), ..."
 SHARED = ("model", "max_new_tokens", "batch_size", "max_samples", "backend", "temperature", "dtype")
+SUBSAMPLE_HELP = (
+    "which --max-samples rows: random (default, seeded by --seed), stratified (each subset its share) "
+    "or first (file order)"
+)
 DECODING = ("draft", "window", "classifier", "threshold")
 # EvalStage keys with a flag, where the stage has them
-PAIRWISE_EXTRA = ("scoring", "chat_template", "model_name", "chunk_size")
+PAIRWISE_EXTRA = ("scoring", "chat_template", "model_name", "chunk_size", "subsample")
 MODEL_HELP = f"{MODEL_FLAG_HELP}; backend openai: the served model's name (default: its only model)"
+SCORING_HELP = (
+    "generate (default), logprob (the most probable verdict sentence) or classifier (a sequence-"
+    "classification reward model scores each response; the higher wins)"
+)
 REWARDBENCH_HELP = {
     "version": "RewardBench version (default 1)",
     "protocol": "v1: official (each example once, seeded A/B order, unreadable = 0.5) or both-orders (Think-J)",
@@ -52,6 +60,8 @@ REWARDBENCH_HELP = {
     "subsets": "comma-separated subset names to keep",
     "tensor_parallel_size": "vLLM tensor parallel size",
     "model_name": "model name written to leaderboard.json (default: --model)",
+    "subsample": SUBSAMPLE_HELP,
+    "scoring": SCORING_HELP,
 }
 # benchmark -> (help, add_arguments, run); the functions are "module:function", resolved on use
 BENCHMARKS: dict[str, tuple[str, str, str]] = {
@@ -181,6 +191,8 @@ def _add_pairwise_flags(parser: argparse.ArgumentParser) -> None:
         help={
             "model_name": "model name written to metrics.json (default: --model)",
             "chat_template": CHAT_TEMPLATE_FLAG_HELP,
+            "subsample": SUBSAMPLE_HELP,
+            "scoring": SCORING_HELP,
         },
     )
     add_endpoint_flags(parser)
@@ -306,21 +318,27 @@ def run_pairwise(args: argparse.Namespace) -> int:
 
     stage = pairwise_stage(args)
     out = Path(args.out or "runs/eval")
-    samples, report = load_eval_samples(stage.data, stage.max_samples)  # type: ignore[arg-type]
+    samples, report = load_eval_samples(stage.data, stage.max_samples, stage.subsample, args.seed)  # type: ignore[arg-type]
     template = getattr(stage, "chat_template", None)
-    # the judge spec: the flags' or the one saved with the model (an endpoint's: the flags' or the default)
-    spec = resolve_spec(
-        stage.judge_spec, stage.prompt, stage.model if stage.endpoint is None else None, "judgerl eval"
-    )
-    # an endpoint's prompts are counted with its tokenizer when one is named; else the server judges them
-    counted = stage.endpoint.tokenizer if stage.endpoint is not None else stage.model
-    if counted is not None:
-        served = stage.endpoint is not None  # the server renders the chat: its tokenizer needs no template
-        samples = check_lengths(
-            samples, counted, spec, stage.max_new_tokens, args.on_bad_row, report, template, not served
+    update: dict[str, Any] = {}
+    if stage.scoring != "classifier":  # a classifier has no judge prompt; it truncates to its context
+        # the judge spec: the flags' or the one saved with the model (an endpoint's: the flags' or the default)
+        spec = resolve_spec(
+            stage.judge_spec, stage.prompt, stage.model if stage.endpoint is None else None, "judgerl eval"
         )
+        # an endpoint's prompts are counted with its tokenizer when one is named; else the server judges them
+        counted = stage.endpoint.tokenizer if stage.endpoint is not None else stage.model
+        if counted is not None:
+            served = (
+                stage.endpoint is not None
+            )  # the server renders the chat: its tokenizer needs no template
+            samples = check_lengths(
+                samples, counted, spec, stage.max_new_tokens, args.on_bad_row, report, template, not served
+            )
+        update = {"judge_spec": spec, "prompt": None}
     inputs = str(write_inputs(out, samples, report))
-    judged = stage.model_copy(update={"data": inputs, "judge_spec": spec, "prompt": None})
+    # the draw is made (and recorded in data.json) once, here: the stage judges every input
+    judged = stage.model_copy(update={"data": inputs, "max_samples": None, **update})
     ctx = StageContext(name="eval", out_dir=out, seed=args.seed)
     result = guarded(out, "judgerl eval", lambda: run_eval(judged, ctx))  # the stage prints the table
     if result.metrics.get("ece") is not None:  # scoring: logprob

@@ -146,19 +146,21 @@ def model_context(
 
 
 def load_eval_samples(
-    data: dict[str, Any], max_samples: int | None
+    data: dict[str, Any], max_samples: int | None, subsample_mode: str = "random", seed: int = 0
 ) -> tuple[list[JudgeSample], dict[str, Any]]:
-    """Load an eval source with the prep stage's loaders; the report holds format, counts and skips.
+    """Load an eval source with the prep stage's loaders, keeping `max_samples` drawn as `subsample_mode`
+    says (judgerl.data_prep.subsample); the report holds format, counts, skips and the draw.
 
-    Usage: samples, report = load_eval_samples(stage.data, stage.max_samples)
+    Usage: samples, report = load_eval_samples(stage.data, stage.max_samples, stage.subsample, args.seed)
     """
     from judgerl.data_prep.sources import load_source
+    from judgerl.data_prep.subsample import subsample
 
     try:
         result = load_source(data)
     except ValueError as err:  # DataError, a bad spec, a bad file
         raise JudgeRLError(f"judgerl eval: {err}") from None
-    samples = result.samples if max_samples is None else result.samples[:max_samples]
+    samples, drawn = subsample(result.samples, max_samples, subsample_mode, seed)
     report: dict[str, Any] = {
         "source": result.source,
         "formats": dict(result.formats),
@@ -166,10 +168,20 @@ def load_eval_samples(
         "skipped": [{"index": i, "reason": r} for i, r in result.skipped],
         "not_pairable": [{"index": i, "reason": r} for i, r in result.not_pairable],
     }
+    if drawn is not None:
+        report["subsample"] = drawn
     print(result.summary())
+    if drawn is not None:
+        print(f"kept {drawn['n']} of {drawn['of']} samples ({_draw_text(drawn)})")
     if result.skipped:
         _print_skips(f"{len(result.skipped)} bad rows skipped", result.skipped)
     return samples, report
+
+
+def _draw_text(drawn: dict[str, Any]) -> str:
+    how = "the first in file order" if drawn["mode"] == "first" else f"{drawn['mode']}, seed {drawn['seed']}"
+    subsets = ", ".join(f"{k} {v}" for k, v in drawn["subsets"].items())
+    return f"{how}; {subsets}"
 
 
 def check_lengths(

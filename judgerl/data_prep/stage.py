@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from judgerl.core.config import StrictModel
 from judgerl.core.jsonl import write_json
@@ -14,6 +14,7 @@ from judgerl.core.samples import write_samples
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.core.types import JudgeSample
 from judgerl.data_prep.sources.specs import SourceMapping, SyntheticSpec
+from judgerl.data_prep.subsample import DEFAULT_SUBSAMPLE, SubsampleMode, drop_unused_subsample, subsample
 from judgerl.data_prep.synthetic import make_synthetic_splits
 from judgerl.judge_spec.families import both_orders
 
@@ -29,7 +30,9 @@ class PrepStage(StrictModel):
     format or columns), llmbar (path), gsm8k (path, pairs_per_question), hub (name, split,
     preset), rewardbench, rewardbench2, judgebench, rmbench (path). A source without its own test
     split uses `test_source`, or holds out `test_fraction` of its rows (by a seeded hash of the
-    id, so the split never changes with row order).
+    id, so the split never changes with row order). `max_train` / `max_test` keep that many rows,
+    drawn as `subsample` says: random (default, seeded by the recipe seed), stratified (each subset
+    its share) or first (file order); the draw is recorded in stats.json and the manifest.
     """
 
     kind: Literal["prep"] = "prep"
@@ -40,6 +43,12 @@ class PrepStage(StrictModel):
     on_bad_row: Literal["skip", "stop"] = "stop"
     max_train: int | None = Field(None, ge=1)
     max_test: int | None = Field(None, ge=1)
+    subsample: SubsampleMode = DEFAULT_SUBSAMPLE
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # without max_train / max_test, or with "first", the stage means what it did before the key
+        return drop_unused_subsample(handler(self), "subsample", ["max_train", "max_test"])
 
 
 def _load(spec: dict[str, Any], on_bad_row: str) -> tuple[list[JudgeSample], dict[str, Any]]:
@@ -88,10 +97,12 @@ def run_prep(stage: PrepStage, ctx: StageContext) -> StageResult:
         else:
             test = [s for s in rows if _held_out(s.id, ctx.seed, stage.test_fraction)]
             train = [s for s in rows if not _held_out(s.id, ctx.seed, stage.test_fraction)]
-    if stage.max_train is not None:
-        train = train[: stage.max_train]
-    if stage.max_test is not None:
-        test = test[: stage.max_test]
+    drawn: dict[str, Any] = {}
+    train, drawn["train"] = subsample(train, stage.max_train, stage.subsample, ctx.seed)
+    test, drawn["test"] = subsample(test, stage.max_test, stage.subsample, ctx.seed)
+    drawn = {split: record for split, record in drawn.items() if record is not None}
+    if drawn:
+        stats["subsample"] = drawn
     if stage.both_orders:
         train = both_orders(train)
     if not train:
@@ -108,5 +119,6 @@ def run_prep(stage: PrepStage, ctx: StageContext) -> StageResult:
             "test_rows": len(test),
             "skipped": stats["source"]["skipped"],
             "format": ", ".join(sorted(set(stats["source"].get("formats", {}).values()))) or src["kind"],
+            **({"subsample": drawn} if drawn else {}),
         },
     )

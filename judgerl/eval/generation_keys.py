@@ -10,14 +10,18 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator
 
 from judgerl.core.config import StrictModel
+from judgerl.data_prep.subsample import DEFAULT_SUBSAMPLE, SubsampleMode
 from judgerl.models.chat_templates import check_template_name
 from judgerl.models.decoding_config import CHUNK_HELP, EndpointSpec, check_endpoint, generator_kwargs
 
 
 class BenchmarkGenerationKeys(StrictModel):
-    """How a benchmark stage generates its judgements (HF, vLLM or an OpenAI-compatible endpoint) and
-    what it does with a bad row. `backend: openai` needs `endpoint: {base_url, ...}`
-    (judgerl.models.decoding_config.EndpointSpec); the stage's `model` is then the served model's name.
+    """How a benchmark stage generates its judgements (HF, vLLM or an OpenAI-compatible endpoint), what
+    it does with a bad row, and which `max_samples` it keeps. `backend: openai` needs `endpoint:
+    {base_url, ...}` (judgerl.models.decoding_config.EndpointSpec); the stage's `model` is then the
+    served model's name. `subsample`: random (the default), stratified by subset, or first in file
+    order (judgerl.data_prep.subsample); a stage's dump leaves it out where it changes nothing
+    (`drop_unused_subsample`), so its config hash is the one it had before the key.
 
     `chat_template` (a built-in name or a Jinja file) is given to a model whose tokenizer has none.
 
@@ -32,6 +36,7 @@ class BenchmarkGenerationKeys(StrictModel):
     # judgements saved after each generate call; not hashed (it changes no greedy result)
     chunk_size: int | None = Field(None, ge=1, exclude=True, description=CHUNK_HELP)
     max_samples: int | None = Field(None, ge=1)
+    subsample: SubsampleMode = DEFAULT_SUBSAMPLE
     backend: Literal["hf", "vllm", "openai"] = "hf"
     dtype: str = "auto"
     tensor_parallel_size: int = Field(1, ge=1)

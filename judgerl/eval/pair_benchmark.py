@@ -2,15 +2,16 @@
 resumable predictions and a clock over attempts, the per-pair vote, and the results files.
 
 The vote is JudgeBench's rule: each decision on a pair scores +1 when it picks the better response,
--1 when it picks the other one and 0 when it is unreadable (judgerl's parser reads no tie, so a
-tie is unreadable too); the pair is won when the sum over its judged orders is positive. In one
-order a pair is won exactly when its one verdict is right.
+-1 when it picks the other one and 0 when it is a tie (a judge spec that reads ties) or unreadable;
+the pair is won when the sum over its judged orders is positive. In one order a pair is won exactly
+when its one verdict is right.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -26,10 +27,11 @@ from pydantic import (
 from judgerl.core.jsonl import write_json, write_jsonl, write_text_atomic
 from judgerl.core.logging import get_logger
 from judgerl.core.stage import StageContext
-from judgerl.core.types import Judgement, JudgeSample, Scoring, check_scoring
+from judgerl.core.types import Judgement, JudgeSample
 from judgerl.data_prep.sources.base import LoadResult
+from judgerl.data_prep.subsample import drop_unused_subsample
 from judgerl.eval.generation_keys import BenchmarkGenerationKeys
-from judgerl.eval.logprob import drop_default_scoring, with_scoring
+from judgerl.eval.logprob import EvalScoring, check_eval_scoring, drop_default_scoring, with_scoring
 from judgerl.eval.pairwise import judge_samples, judgement_row
 from judgerl.eval.stage_clock import StageClock, TimedGenerator
 from judgerl.judge_spec.families import PromptSpec
@@ -50,8 +52,9 @@ class PairBenchmarkStage(BenchmarkGenerationKeys):
 
     `data`: the benchmark's .jsonl/.json/.parquet file. `both_orders: false` judges each pair once
     (JudgeBench: in the file's order; RM-Bench: chosen in (a) or (b) by a seeded coin per pair).
-    `max_samples` keeps the first N pairs (JudgeBench) or prompts (RM-Bench). With `backend: openai`
-    `model` is the served model's name (omitted: the endpoint's only model).
+    `max_samples` keeps N pairs (JudgeBench) or prompts (RM-Bench), drawn as `subsample` says. With
+    `backend: openai` `model` is the served model's name (omitted: the endpoint's only model).
+    `scoring: classifier` scores each response with a sequence-classification reward model.
     """
 
     model: str | None = None
@@ -60,23 +63,24 @@ class PairBenchmarkStage(BenchmarkGenerationKeys):
     prompt: PromptSpec | None = None
     judge_spec: JudgeSpecField = None
     both_orders: bool = True
-    scoring: Scoring = "generate"
+    scoring: EvalScoring = "generate"
 
     @field_validator("scoring")
     @classmethod
     def _scoring_fits(cls, value: str, info: ValidationInfo) -> str:
-        check_scoring(value, info.data.get("backend", "hf"))
+        check_eval_scoring(value, info.data.get("backend", "hf"))
         return value
 
     @model_validator(mode="after")
     def _model_fits_backend(self) -> PairBenchmarkStage:
         check_model(self.model, self.backend)
-        check_scoring(self.scoring, self.backend, self.endpoint)
+        check_eval_scoring(self.scoring, self.backend, self.endpoint)
         return self
 
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        return drop_unset(drop_default_scoring(handler(self)), ("endpoint", "chat_template"))
+        dump = drop_unset(drop_default_scoring(handler(self)), ("endpoint", "chat_template"))
+        return drop_unused_subsample(dump, "subsample", ["max_samples"])
 
 
 @dataclass
@@ -96,8 +100,12 @@ def pct(x: Any) -> str:
 
 
 def decision_score(j: Judgement) -> int:
-    """+1 for a right verdict, -1 for a wrong one, 0 for an unreadable one. Usage: decision_score(j)."""
-    if not j.verdict.ok:
+    """+1 for a right verdict, -1 for a wrong one, 0 for a tie or an unreadable one (JudgeBench's
+    official vote: a decision that is neither the label nor its opposite counts 0).
+
+    Usage: decision_score(j)
+    """
+    if not j.verdict.ok or j.verdict.choice == "tie":
         return 0
     return 1 if j.correct else -1
 
@@ -159,6 +167,8 @@ def judge_pairs(
     """
     from judgerl.models.generation import SamplingSpec, generator_stats, make_generator
 
+    if stage.scoring == "classifier":
+        return _classified(stage, ctx, samples, order_seed)
     if stage.prompt is not None and stage.prompt.hint != "none":
         raise ValueError(
             f"{ctx.name}: prompt hint {stage.prompt.hint!r} tells the judge the answer; use hint: none"
@@ -190,23 +200,44 @@ def judge_pairs(
         chunk_size=chunk_prompts(stage.chunk_size, stage.batch_size, stage.backend),
         both_orders=stage.both_orders,
     )
-    header = {
-        "model": stage.model_name or stage.model or str(getattr(backend, "model", "")),
-        "protocol": "both-orders" if stage.both_orders else "one-order",
-        "order_seed": order_seed,
-        "judge_spec": spec.name,
-        "sampling": {
-            "max_new_tokens": stage.max_new_tokens,
-            "temperature": stage.temperature,
-            "top_p": stage.top_p,
-            "seed": ctx.seed,
-            "backend": stage.backend,
-        },
+    header = _header(stage, order_seed, spec.name, str(getattr(backend, "model", "")))
+    header["sampling"] = {
+        "max_new_tokens": stage.max_new_tokens,
+        "temperature": stage.temperature,
+        "top_p": stage.top_p,
+        "seed": ctx.seed,
+        "backend": stage.backend,
     }
     decoding = generator_stats(backend, stage.backend)  # openai: requests, tokens, seconds
     if decoding is not None:
         header["decoding"] = decoding
     return JudgedRun(judgements, header, clock.total(), clock.attempt, spec)
+
+
+def _header(
+    stage: PairBenchmarkStage, order_seed: int | None, spec_name: str | None, served: str = ""
+) -> dict[str, Any]:
+    return {
+        "model": stage.model_name or stage.model or served,
+        "protocol": "both-orders" if stage.both_orders else "one-order",
+        "order_seed": order_seed,
+        "judge_spec": spec_name,
+        "scoring": stage.scoring,
+    }
+
+
+def _classified(
+    stage: PairBenchmarkStage, ctx: StageContext, samples: list[JudgeSample], order_seed: int | None
+) -> JudgedRun:
+    """The judgements of a classifier reward model (judgerl.eval.classifier): no prompt, no sampling."""
+    from judgerl.eval.classifier import CLASSIFIER_NOTE, classifier_judgements, load_classifier
+
+    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()  # one attempt: a classifier run is not resumed part-way
+    scorer = load_classifier(str(stage.model), stage.dtype, batch_size=stage.batch_size)
+    judgements = classifier_judgements(scorer, samples, stage.both_orders)
+    header = _header(stage, order_seed, None) | {"note": CLASSIFIER_NOTE}
+    return JudgedRun(judgements, header, time.monotonic() - started, 1, None)
 
 
 def prediction_rows(judgements: list[Judgement], samples: list[JudgeSample]) -> list[dict[str, Any]]:

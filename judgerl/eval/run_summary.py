@@ -3,8 +3,10 @@
 Each evaluation kind gives one row: its headline score and the parts its benchmark reports
 (`pairwise`: pair accuracy, per subset when there are several, e.g. LLMBar's five; RewardBench:
 the sections or v2 subsets; JudgeBench: the four categories; RM-Bench: easy / normal / hard and
-each domain). The numbers come from the stage's metrics.json (named in its manifest), or, when
-that file is gone, from the metrics its manifest recorded.
+each domain), with the judge's position bias (the share of verdicts for (a) minus the labels'
+share, signed, in points) where the benchmark judges pairs. The numbers come from the stage's
+metrics.json (named in its manifest), or, when that file is gone, from the metrics its manifest
+recorded.
 
     print(run_summary(manifests, title="quickstart: evaluation"))   # manifests: stage name -> manifest
 """
@@ -21,10 +23,12 @@ from typing import Any
 from judgerl.core.jsonl import atomic_path, read_json
 from judgerl.data_prep.sources.judgebench import CATEGORIES as JUDGEBENCH_CATEGORIES
 from judgerl.data_prep.sources.rmbench import DOMAINS as RMBENCH_DOMAINS
+from judgerl.eval.metrics import signed_pct
 from judgerl.eval.rewardbench.scoring import V1_SECTIONS, V2_SUBSETS
 
 SUMMARY_KINDS: tuple[str, ...] = ("eval", "rewardbench", "judgebench", "rmbench")
 Part = tuple[str, "float | None"]
+BIAS = "pos bias"  # a signed difference, not a score: drawn apart
 
 
 @dataclass
@@ -39,6 +43,18 @@ class SummaryEntry:
 
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
+
+
+def _cell(label: str, x: float | None) -> str:
+    return signed_pct(x) if label == BIAS else _pct(x)
+
+
+def _bias(*sources: Mapping[str, Any] | None) -> list[Part]:
+    """The position-bias part from the first source that has one (none when no source has the key)."""
+    for source in sources:
+        if source and "position_bias" in source:
+            return [(BIAS, source["position_bias"])]
+    return []
 
 
 def stage_metrics(manifest: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -66,6 +82,9 @@ def _eval_entry(name: str, manifest: Mapping[str, Any], full: Mapping[str, Any] 
     if both:
         parts.append(("single acc", overall.get("single_accuracy")))
         parts.append(("agreement", overall.get("agreement")))
+        if overall.get("consistent_accuracy") is not None:
+            parts.append(("consistent acc", overall["consistent_accuracy"]))
+    parts += _bias(overall)
     parts.append(("parse fail", overall.get("parse_failure_rate")))
     if overall.get("strength_accuracy") is not None:
         parts.append(("strength acc", overall["strength_accuracy"]))
@@ -99,6 +118,7 @@ def _rewardbench_entry(name: str, m: Mapping[str, Any], from_file: bool) -> Summ
     else:  # the manifest's summary: v1 section scores or v2 subset scores at the top level
         names = V1_SECTIONS if m.get("version", 1) == 1 else V2_SUBSETS
         parts += [(k, m[k]) for k in names if k in m]
+    parts += _bias(m.get("pairwise_overall"), m.get("position_overall"), m)
     return SummaryEntry(name, benchmark, headline, parts)
 
 
@@ -112,6 +132,7 @@ def _judgebench_entry(name: str, m: Mapping[str, Any]) -> SummaryEntry:
     names = [*JUDGEBENCH_CATEGORIES, *(c for c in categories if c not in JUDGEBENCH_CATEGORIES)]
     parts: list[Part] = [(c, score(c)) for c in names]
     fail = (m.get("pairwise_overall") or {}).get("parse_failure_rate", m.get("parse_failure_rate"))
+    parts += _bias(m.get("pairwise_overall"), m)
     parts.append(("parse fail", fail))
     return SummaryEntry(name, f"JudgeBench ({m.get('protocol', '?')})", ("accuracy", m.get("overall")), parts)
 
@@ -125,6 +146,7 @@ def _rmbench_entry(name: str, m: Mapping[str, Any]) -> SummaryEntry:
 
     parts: list[Part] = [(level, m.get(level)) for level in ("easy", "normal", "hard")]
     parts += [(d, score(d)) for d in [*RMBENCH_DOMAINS, *(d for d in domains if d not in RMBENCH_DOMAINS)]]
+    parts += _bias(m.get("pairwise_overall"), m)
     return SummaryEntry(name, f"RM-Bench ({m.get('protocol', '?')})", ("average", m.get("average")), parts)
 
 
@@ -155,7 +177,7 @@ def summary_table(entries: list[SummaryEntry], title: str = "") -> str:
     lines = [title, ""] if title else []
     lines += ["| stage | benchmark | headline | score | parts |", "|---|---|---|---:|---|"]
     for e in entries:
-        parts = " · ".join(f"{label} {_pct(value)}" for label, value in e.parts) or "-"
+        parts = " · ".join(f"{label} {_cell(label, value)}" for label, value in e.parts) or "-"
         cells = [e.stage, e.benchmark, e.headline[0], _pct(e.headline[1]), parts]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -164,7 +186,7 @@ def summary_table(entries: list[SummaryEntry], title: str = "") -> str:
 def _color(index: int, label: str, value: float | None) -> str:
     if value is None:
         return "#bbbbbb"
-    if label == "parse fail":  # lower is better: not drawn as a score
+    if label in ("parse fail", BIAS):  # lower is better (the bias: nearer 0): not drawn as a score
         return "#c44e52"
     return "#2d4e80" if index == 0 else "#7aa6d8"
 
@@ -207,7 +229,7 @@ def plot_summary(entries: list[SummaryEntry], path: str | os.PathLike[str], titl
                 )
             ax.set_xticks(range(len(bars)))
             ax.set_xticklabels([label for label, _ in bars], rotation=35, ha="right", fontsize=7)
-            ax.set_ylim(0, 108)
+            ax.set_ylim(min(0.0, *heights) * 1.15, 108)  # a negative position bias goes below 0
             ax.set_ylabel("%")
             ax.set_title(f"{e.stage}\n{e.benchmark}", fontsize=8)
         if title:

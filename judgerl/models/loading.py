@@ -8,10 +8,16 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 from transformers.integrations import is_deepspeed_zero3_enabled
 
 from judgerl.core.logging import get_logger
@@ -25,6 +31,7 @@ DTYPES: dict[str, torch.dtype] = {
     "float16": torch.float16,
 }
 ADAPTER_CONFIG = "adapter_config.json"
+HEADS = {"causal_lm": AutoModelForCausalLM, "sequence_classification": AutoModelForSequenceClassification}
 
 
 def is_peft_model(model: Any) -> bool:
@@ -102,8 +109,10 @@ def load_model_and_tokenizer(
     merge_lora: bool = True,
     trust_remote_code: bool = False,
     chat_template: str | None = None,
+    head: Literal["causal_lm", "sequence_classification"] = "causal_lm",
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load a causal LM and its tokenizer (left padding, pad token set) ready for generation.
+    """Load a causal LM and its tokenizer (left padding, pad token set) ready for generation; with
+    `head="sequence_classification"` a sequence-classification model (a reward model's score head).
 
     `path_or_id` is a checkpoint folder, a hub id, or a peft adapter folder (holding
     adapter_config.json): then its base model is loaded and the adapter applied (merged
@@ -131,7 +140,7 @@ def load_model_and_tokenizer(
     # device_map places the weights straight on the device (no full copy in host memory first).
     # Under a registered ZeRO-3 config transformers loads each rank's shard itself (no device_map).
     placement = {} if is_deepspeed_zero3_enabled() else {"device_map": str(dev)}
-    model = AutoModelForCausalLM.from_pretrained(
+    model = HEADS[head].from_pretrained(
         base, dtype=torch_dtype, trust_remote_code=trust_remote_code, **placement
     )
     if adapter_dir is not None:

@@ -152,6 +152,9 @@ def _run_trl(stage: GRPOStage, ctx: StageContext) -> StageResult:
         log.info(f"grpo: hard examples {selection}")
     built = grpo_rows(samples, spec, seed=ctx.seed)
     skipped = list(built.skipped)
+    funcs, weights = to_trl(stage.rewards, judge_spec=spec)
+    # The config comes first: under ZeRO-3 it makes each rank load only its shard of the model.
+    config = _grpo_config(stage, ctx, weights)
     model, tokenizer = load_model_and_tokenizer(stage.model, dtype="auto")
     rows = built.rows
     if stage.max_prompt_length is not None:
@@ -159,8 +162,6 @@ def _run_trl(stage: GRPOStage, ctx: StageContext) -> StageResult:
         skipped.extend(too_long)
     if skipped:
         log.warning(f"grpo: skipped {len(skipped)} of {len(samples)} items: first {skipped[:3]}")
-    funcs, weights = to_trl(stage.rewards, judge_spec=spec)
-    config = _grpo_config(stage, ctx, weights)
     prompts_per_generation = config.generation_batch_size // stage.num_generations
     if len(rows) < prompts_per_generation:
         raise StageError(

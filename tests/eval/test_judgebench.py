@@ -138,3 +138,38 @@ def test_table_shows_every_category_and_marks_a_missing_one() -> None:
     assert "| **overall** | 50.0 | 6 |" in table
     assert "|   knowledge | 50.0 | 2 | 75.0 | 50.0 |" in table
     assert "|   coding | missing | 0 | - |" in table and "|   other | 100.0 | 1 |" in table
+
+
+def test_a_tie_verdict_scores_zero_in_the_vote_and_is_a_verdict_not_a_parse_failure() -> None:
+    # JudgeBench's compute_final_metrics: a decision that is neither the label nor its opposite counts 0
+    js = [
+        J("t1", "ab", "a", "tie", "math"), J("t1", "ba", "b", "b", "math"),  # 0 + 1: right
+        J("t2", "ab", "a", "tie", "math"), J("t2", "ba", "b", "tie", "math"),  # 0 + 0: wrong
+        J("t3", "ab", "b", "tie", "math"), J("t3", "ba", "a", "b", "math"),  # 0 - 1: wrong
+    ]  # fmt: skip
+    assert [decision_score(j) for j in js] == [0, 1, 0, 0, 0, -1]
+    m = judgebench_scores(js) | {"protocol": "both-orders", "model": "tiny", "n_not_pairable": 2}
+    assert m["overall"] == pytest.approx(1 / 3)
+    assert m["pairwise_overall"]["parse_failure_rate"] == 0.0
+    assert m["pairwise_overall"]["tie_rate"] == pytest.approx(4 / 6)
+    assert m["categories"]["math"]["tie_rate"] == pytest.approx(4 / 6)
+    assert m["pairwise_overall"]["agreement"] == pytest.approx(1 / 3)  # t2: a tie in both orders agrees
+    table = judgebench_table(m)
+    assert table.splitlines()[2].endswith("| parse fail | ties |")
+    assert "|   math | 33.3 | 3 | 16.7 | 0.0 | 33.3 | 0.0 | -/0.0 | -50.0 | 0.0 | 66.7 |" in table
+    assert "rows not scored (a tie label, not pairable): 2" in table
+
+
+def test_table_shows_position_bias_and_consistent_accuracy() -> None:
+    m = judgebench_scores(both_orders()) | {"protocol": "both-orders", "model": "tiny"}
+    over = m["pairwise_overall"]
+    # readable verdicts: 8 of 12, 5 of them (a), and 5 of their labels (a): p2's lean to (a) and p5's
+    # to (b) cancel overall; knowledge (p1, p2) chose (a) 3 times of 4 where 2 labels were (a)
+    assert (over["first_position_rate"], over["first_position_label_rate"]) == (5 / 8, 5 / 8)
+    assert over["position_bias"] == 0.0
+    assert over["consistent_accuracy"] == 1.0  # p1 and p6, the consistent pairs, are right
+    assert m["categories"]["knowledge"]["position_bias"] == pytest.approx(3 / 4 - 2 / 4)
+    table = judgebench_table(m)
+    assert "| consistent acc | (a) ab/ba | pos bias | parse fail |" in table and "ties" not in table
+    assert "| **overall** | 50.0 | 6 | 50.0 | 33.3 | 33.3 | 100.0 | 75.0/50.0 | +0.0 | 33.3 |" in table
+    assert "|   knowledge | 50.0 | 2 | 75.0 | 50.0 | 50.0 | 100.0 | 100.0/50.0 | +25.0 | 0.0 |" in table

@@ -125,8 +125,11 @@ def test_rmbench_one_order_and_cli_both_orders(tiny_judge: Path, tmp_path: Path)
 
     out = tmp_path / "both"
     argv = ["--model", str(tiny_judge), "--data", str(data), "--out", str(out), "--max-new-tokens", "2"]
-    assert run_rmbench(parse(add_rmbench_arguments, [*argv, "--max-samples", "1"])) == 0
+    assert (
+        run_rmbench(parse(add_rmbench_arguments, [*argv, "--max-samples", "1", "--subsample", "first"])) == 0
+    )
     both = json.loads((out / "metrics.json").read_text())
+    assert both["subsample"] == {"mode": "first", "n": 1, "of": 2, "unit": "prompts", "subsets": {"chat": 1}}
     assert (both["protocol"], both["n_generated"], both["n_prompts"], list(both["domains"])) == (
         "both-orders",
         18,

@@ -101,6 +101,10 @@ class AlwaysA(MarkJudge):
         return "Therefore, Response (a) is better."
 
 
+def _rows(out: Path) -> list[dict]:
+    return [json.loads(x) for x in (out / OUTPUTS["predictions"]).read_text().splitlines()]
+
+
 def _run(stage: RewardBenchStage, out: Path, judge, seed: int = 0):
     result = run_rewardbench(stage, StageContext("rb", out, seed=seed), generator=judge)
     return result, json.loads((out / OUTPUTS["metrics"]).read_text())
@@ -151,7 +155,21 @@ def test_official_protocol_scores_all_23_subsets_sections_and_writes_every_outpu
     )
     assert m["prompt"] == {"judge_spec": "strength"}
     assert set(m["subsets"]) == set(V1_SUBSETS) and m["missing_subsets"] == []
-    assert m["subsets"]["alpacaeval-easy"] == {"accuracy": 0.75, "n": 2, "parse_failure_rate": 0.5}
+    easy = m["subsets"]["alpacaeval-easy"]
+    assert {k: easy[k] for k in ("accuracy", "n", "parse_failure_rate")} == {
+        "accuracy": 0.75,
+        "n": 2,
+        "parse_failure_rate": 0.5,
+    }
+    # position bias over the readable verdicts: the (a) share against the coin's chosen-in-(a) share
+    readable = [
+        r for r in _rows(tmp_path / "out") if r["subset"] == "alpacaeval-easy" and r["verdict"]["choice"]
+    ]
+    first = sum(r["verdict"]["choice"] == "a" for r in readable) / len(readable)
+    label = sum(r["label"] == "a" for r in readable) / len(readable)
+    assert (easy["first_position_rate"], easy["position_bias"]) == (first, first - label)
+    assert "consistent_accuracy" not in easy  # one order per example: nothing to be consistent with
+    assert m["position_overall"]["position_bias"] == 0.0  # MarkJudge picks by content, never by place
     sections = {k: v["score"] for k, v in m["sections"].items()}
     # Reasoning: math-prm 0 (weight 984) and six hep-* at 1 (164 each) -> 984 / 1968
     assert sections == {"Chat": 0.75, "Chat Hard": 0.5, "Safety": 1.0, "Reasoning": 0.5}
@@ -161,7 +179,14 @@ def test_official_protocol_scores_all_23_subsets_sections_and_writes_every_outpu
     board_text = (tmp_path / "out" / OUTPUTS["leaderboard"]).read_text()
     board = json.loads(board_text)
     assert board_text.startswith('{\n    "alpacaeval-easy"')  # indent 4, sorted keys, as the official dump
-    assert set(board) == {"model", "model_type", "chat_template", *V1_SUBSETS}
+    assert set(board) == {"model", "model_type", "chat_template", *V1_SUBSETS}  # the official keys only
+    judge_board = json.loads((tmp_path / "out" / OUTPUTS["leaderboard_judge"]).read_text())
+    assert (judge_board["model"], judge_board["protocol"], judge_board["position_bias"]) == (
+        "me/judge",
+        "official",
+        0.0,
+    )
+    assert judge_board["subsets"]["alpacaeval-easy"]["position_bias"] == easy["position_bias"]
     assert (
         board["model"] == "me/judge" and board["model_type"] == "Generative RM" and board["math-prm"] == 0.0
     )
@@ -171,7 +196,8 @@ def test_official_protocol_scores_all_23_subsets_sections_and_writes_every_outpu
         rows[0]["thinking"] in ("(a) has the mark", "(b) has the mark") and "<think>" in rows[0]["completion"]
     )
     table = (tmp_path / "out" / OUTPUTS["table"]).read_text()
-    assert "| **overall** | 68.8 |" in table and "| **Reasoning** | 50.0 |" in table
+    assert "| **overall** | 68.8 | - | - | +0.0 |" in table and "| **Reasoning** | 50.0 |" in table
+    assert "| score | n | parse fail | pos bias |" in table
     plots = sorted(p.name for p in (tmp_path / "out" / "plots").iterdir())
     assert plots == ["chat-hard.png", "chat.png", "reasoning.png", "safety.png"]
     assert (tmp_path / "out" / "plots" / "chat.png").read_bytes()[:4] == b"\x89PNG"
@@ -190,6 +216,9 @@ def test_both_orders_protocol_reports_think_j_metrics_per_subset_and_section(tmp
     assert chat["agreement"] == 0.5 and chat["parse_failure_rate"] == 0.5 and chat["n"] == 2
     hard = m["subsets"]["llmbar-natural"]
     assert (hard["accuracy"], hard["single_accuracy"], hard["agreement"]) == (0.5, 0.5, 1.0)
+    # llmbar-natural: one row right in both orders, one wrong in both: consistent, half right
+    assert (hard["consistent_accuracy"], hard["position_bias"]) == (0.5, 0.0)
+    assert (chat["first_position_rate_ab"], chat["first_position_rate_ba"]) == (1.0, 0.0)
     assert {k: v["score"] for k, v in m["sections"].items()} == {
         "Chat": 0.75,
         "Chat Hard": 0.5,

@@ -21,6 +21,7 @@ from .test_rewardbench import write_v1_file
 
 def _keys(**kw: object) -> SimpleNamespace:
     base = {"data": None, "split": None, "subsets": None, "max_samples": None, "on_bad_row": "stop"}
+    base["subsample"] = "random"
     return SimpleNamespace(**(base | kw))
 
 
@@ -35,8 +36,21 @@ def test_load_v1_drops_repeated_ids_puts_chosen_in_a_and_filters(tmp_path: Path)
     chosen = {s.id: s.response_a if s.label == "a" else s.response_b for s in samples}
     assert all(s.response_a == chosen[s.id] for s in got)
     rb = write_v1_file(tmp_path / "rb.jsonl")
-    only, _ = load_v1(_keys(data=str(rb), subsets=["math-prm", "donotanswer"], max_samples=3))
+    only, info = load_v1(_keys(data=str(rb), subsets=["math-prm", "donotanswer"], max_samples=3), seed=1)
     assert len(only) == 3 and {s.subset for s in only} <= {"math-prm", "donotanswer"}
+    assert info["subsample"] | {"subsets": None} == {
+        "mode": "random",
+        "n": 3,
+        "of": 4,
+        "unit": "examples",
+        "seed": 1,
+        "subsets": None,
+    }
+    first, _ = load_v1(
+        _keys(data=str(rb), subsets=["math-prm", "donotanswer"], max_samples=3, subsample="first")
+    )
+    every, _ = load_v1(_keys(data=str(rb), subsets=["math-prm", "donotanswer"]))
+    assert [s.id for s in first] == [s.id for s in every[:3]]
     pairs, dropped = canonical_pairs(both_orders(samples))
     assert dropped == 4 and [p.id for p in pairs] == [s.id for s in samples]
 

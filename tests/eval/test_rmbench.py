@@ -11,9 +11,9 @@ import pytest
 from judgerl.core.errors import DataError
 from judgerl.core.types import Judgement, JudgeSample, Verdict
 from judgerl.data_prep.sources.rmbench import STYLES, load_rmbench
+from judgerl.data_prep.subsample import subsample
 from judgerl.eval.rmbench.report import rmbench_table
 from judgerl.eval.rmbench.scoring import level_scores, rmbench_scores
-from judgerl.eval.rmbench.stage import first_prompts
 
 
 def rm_row(pid: Any, domain: str | None = "chat", **extra: Any) -> dict[str, Any]:
@@ -56,7 +56,18 @@ def test_loader_makes_the_nine_style_pairs_of_each_prompt(tmp_path: Path) -> Non
     assert (
         samples[9].metadata["raw_domain"] is None and samples[18].metadata["raw_domain"] == "safety-response"
     )
-    assert len(first_prompts(samples, 2)) == 18 and first_prompts(samples, None) == samples
+    by_prompt = {"group": lambda s: s.metadata["prompt_id"], "unit": "prompts"}
+    first, record = subsample(samples, 2, "first", **by_prompt)
+    assert first == samples[:18] and record == {
+        "mode": "first",
+        "n": 2,
+        "of": 3,
+        "unit": "prompts",
+        "subsets": {"chat": 1, "safety": 1},
+    }
+    drawn, record = subsample(samples, 1, "random", seed=0, **by_prompt)
+    assert len(drawn) == 9 and len({s.metadata["prompt_id"] for s in drawn}) == 1  # a prompt's 9 pairs
+    assert subsample(samples, None, **by_prompt) == (samples, None)
 
 
 def test_loader_reports_bad_rows(tmp_path: Path) -> None:

@@ -143,3 +143,45 @@ def test_manifest_metrics_stand_in_for_a_missing_metrics_file(tmp_path: Path) ->
     assert run_summary({"sft": None}) == ""
     with pytest.raises(ValueError, match="no evaluation stages"):
         plot_summary([], tmp_path / "x.png")
+
+
+def test_every_pairwise_row_shows_the_position_bias(tmp_path: Path) -> None:
+    biased = PAIR | {"consistent_accuracy": 0.8, "position_bias": 0.25}
+    manifests = {
+        "eval": manifest(tmp_path, "eval", "eval", {"overall": biased, "subsets": {"all": biased}}),
+        "rb": manifest(
+            tmp_path,
+            "rb",
+            "rewardbench",
+            {
+                "version": 1,
+                "protocol": "official",
+                "overall": 0.6,
+                "sections": {},
+                "position_overall": {"position_bias": -0.1},
+            },
+        ),
+        "jb": manifest(
+            tmp_path,
+            "jb",
+            "judgebench",
+            {
+                "protocol": "both-orders",
+                "overall": 0.5,
+                "categories": {},
+                "pairwise_overall": {"position_bias": 0.5},
+            },
+        ),
+        "rm": manifest(tmp_path, "rm", "rmbench", None, metrics={"average": 0.6, "position_bias": 0.0}),
+        "rb2": manifest(
+            tmp_path, "rb2", "rewardbench", {"version": 2, "protocol": "four-way", "overall": 0.4}
+        ),
+    }
+    png = tmp_path / "summary.png"
+    rows = run_summary(manifests, png=png).splitlines()[2:]
+    assert rows[0].endswith("agreement 62.5 · consistent acc 80.0 · pos bias +25.0 · parse fail 12.5 |")
+    assert rows[1].endswith("| pos bias -10.0 |")
+    assert rows[2].endswith("coding - · pos bias +50.0 · parse fail - |")
+    assert rows[3].endswith("safety - · pos bias +0.0 |")
+    assert "pos bias" not in rows[4]  # RewardBench 2 judges no pairs
+    assert png.read_bytes()[:4] == b"\x89PNG"  # a negative bar is drawn below 0

@@ -260,3 +260,27 @@ def test_grpo_trains_only_on_the_selected_hard_items(tiny_setup, tmp_path: Path)
     assert result.metrics["train_prompts"] == 6  # 3 items in both orders
     seen = {call[0] for call in PROBE_CALLS}
     assert len(seen - wrong) <= 1 and seen & wrong  # the two hard items and one easy item, no other
+
+
+def test_grpo_builds_its_config_before_it_loads_the_model(tiny_setup, tmp_path: Path, monkeypatch) -> None:
+    # under ZeRO-3 the config registers DeepSpeed first, so that each rank loads only its shard (as SFT)
+    import judgerl.models.loading as loading
+    import judgerl.trainers.grpo as grpo
+
+    order: list[str] = []
+    build = grpo._grpo_config
+
+    def config(*args, **kwargs):
+        order.append("config")
+        return build(*args, **kwargs)
+
+    def load(*args, **kwargs):
+        order.append("model")
+        raise RuntimeError("stop here")
+
+    monkeypatch.setattr(grpo, "_grpo_config", config)
+    monkeypatch.setattr(loading, "load_model_and_tokenizer", load)
+    model, data, _ = tiny_setup
+    with pytest.raises(RuntimeError, match="stop here"):
+        run_grpo(_stage(model, data), StageContext("grpo", tmp_path / "grpo", seed=0, progress=False))
+    assert order == ["config", "model"]

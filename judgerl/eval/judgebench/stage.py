@@ -16,6 +16,7 @@ from typing import Any, Literal
 from judgerl.core.logging import get_logger, print_report
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.sources.judgebench import load_judgebench
+from judgerl.data_prep.subsample import subsample
 from judgerl.eval.judgebench.report import judgebench_table
 from judgerl.eval.judgebench.scoring import judgebench_scores
 from judgerl.eval.pair_benchmark import (
@@ -47,7 +48,7 @@ def run_judgebench(stage: JudgeBenchStage, ctx: StageContext, generator: Any = N
     Usage: run_judgebench(JudgeBenchStage(model="runs/x/sft/checkpoint", data="judgebench.jsonl"), ctx)
     """
     loaded = load_judgebench(stage.data, on_bad_row=stage.on_bad_row)
-    samples = loaded.samples[: stage.max_samples] if stage.max_samples else loaded.samples
+    samples, drawn = subsample(loaded.samples, stage.max_samples, stage.subsample, ctx.seed, unit="pairs")
     if not samples:
         raise ValueError(f"judgebench: no pairs in {stage.data} ({loaded.summary()})")
     run = judge_pairs(stage, ctx, samples, None, generator)
@@ -55,6 +56,7 @@ def run_judgebench(stage: JudgeBenchStage, ctx: StageContext, generator: Any = N
         "benchmark": "judgebench",
         **run.header,
         **load_info(loaded, stage.data),
+        **({"subsample": drawn} if drawn else {}),
         "n_generated": len(run.judgements),
         **judgebench_scores(run.judgements),
         "seconds": round(run.seconds, 1),
@@ -69,6 +71,8 @@ def run_judgebench(stage: JudgeBenchStage, ctx: StageContext, generator: Any = N
         "protocol": metrics["protocol"],
         "categories": {name: c["accuracy"] for name, c in metrics["categories"].items()},
         "parse_failure_rate": metrics["pairwise_overall"]["parse_failure_rate"],
+        "position_bias": metrics["pairwise_overall"]["position_bias"],
         "seconds": metrics["seconds"],
+        **({"subsample": drawn} if drawn else {}),
     }
     return StageResult(outputs=outputs, metrics=summary)

@@ -1,8 +1,8 @@
 """The examples a `rewardbench` stage evaluates: v1 pairs (chosen in (a), each id once) and v2 items,
 from the hub, a local file in the RewardBench columns, a judgerl sample JSONL or a source mapping.
 
-    samples, info = load_v1(stage)     # info: what was read and what was skipped, for metrics.json
-    items, info = load_v2(stage)
+    samples, info = load_v1(stage, seed)     # info: what was read, skipped and drawn, for metrics.json
+    items, info = load_v2(stage, seed)
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from judgerl.data_prep.sources.rewardbench import (
     load_rewardbench,
     load_rewardbench2,
 )
+from judgerl.data_prep.subsample import subsample
 
 
 class RewardBenchData(Protocol):
@@ -31,6 +32,7 @@ class RewardBenchData(Protocol):
     split: str | None
     subsets: list[str] | None
     max_samples: int | None
+    subsample: str
     on_bad_row: Literal["skip", "stop"]
 
 
@@ -74,10 +76,11 @@ def canonical_pairs(samples: list[JudgeSample]) -> tuple[list[JudgeSample], int]
     return out, len(samples) - len(out)
 
 
-def load_v1(stage: RewardBenchData) -> tuple[list[JudgeSample], dict[str, Any]]:
-    """The v1 examples a stage evaluates (chosen in (a)) and load facts for metrics.json.
+def load_v1(stage: RewardBenchData, seed: int = 0) -> tuple[list[JudgeSample], dict[str, Any]]:
+    """The v1 examples a stage evaluates (chosen in (a)) and load facts for metrics.json; `max_samples`
+    keeps that many, drawn by `stage.subsample` with `seed`.
 
-    Usage: samples, info = load_v1(RewardBenchStage(model="m", data="rb_v1.jsonl"))
+    Usage: samples, info = load_v1(RewardBenchStage(model="m", data="rb_v1.jsonl"), seed=0)
     """
     split = stage.split or V1_SPLIT
     data = stage.data
@@ -95,18 +98,19 @@ def load_v1(stage: RewardBenchData) -> tuple[list[JudgeSample], dict[str, Any]]:
     samples, dropped = canonical_pairs(samples)
     if stage.subsets is not None:
         samples = [s for s in samples if s.subset in set(stage.subsets)]
-    if stage.max_samples is not None:
-        samples = samples[: stage.max_samples]
+    samples, drawn = subsample(samples, stage.max_samples, stage.subsample, seed, unit="examples")
     info.update(n_skipped_rows=len(skipped), duplicate_ids_dropped=dropped)
+    if drawn is not None:
+        info["subsample"] = drawn
     if skipped:
         info["skipped_rows"] = [{"index": i, "reason": r} for i, r in skipped[:20]]
     return samples, info
 
 
-def load_v2(stage: RewardBenchData) -> tuple[list[RewardBench2Item], dict[str, Any]]:
-    """The v2 items a stage evaluates and load facts for metrics.json.
+def load_v2(stage: RewardBenchData, seed: int = 0) -> tuple[list[RewardBench2Item], dict[str, Any]]:
+    """The v2 items a stage evaluates and load facts for metrics.json (`max_samples` as in `load_v1`).
 
-    Usage: items, info = load_v2(RewardBenchStage(model="m", version=2, data="rb2.jsonl"))
+    Usage: items, info = load_v2(RewardBenchStage(model="m", version=2, data="rb2.jsonl"), seed=0)
     """
     if isinstance(stage.data, dict):
         raise ValueError(
@@ -116,11 +120,13 @@ def load_v2(stage: RewardBenchData) -> tuple[list[RewardBench2Item], dict[str, A
     result = load_rewardbench2(
         stage.data or V2_HUB, split, subsets=stage.subsets, on_bad_row=stage.on_bad_row
     )
-    items = result.items[: stage.max_samples] if stage.max_samples is not None else result.items
+    items, drawn = subsample(result.items, stage.max_samples, stage.subsample, seed, unit="examples")
     info: dict[str, Any] = {
         "data": stage.data if stage.data is not None else f"{V2_HUB} ({split})",
         "n_skipped_rows": len(result.skipped),
     }
     if result.skipped:
         info["skipped_rows"] = [{"index": i, "reason": r} for i, r in result.skipped[:20]]
+    if drawn is not None:
+        info["subsample"] = drawn
     return items, info

@@ -6,6 +6,12 @@ The results JSON has the shape the official generative scripts write and the lea
 "model", "model_type" ("Generative RM"), "chat_template" (null: the model's own template), plus
 one key per subset holding its score in [0, 1]. The leaderboard computes sections and the overall
 score from these subset scores itself (v1: `calculate_scores_per_section` with EXAMPLE_COUNTS).
+A classifier reward model's file says "Seq. Classifier" as `scripts/run_rm.py` does.
+
+The judge metrics (position bias; in both orders also pair accuracy, agreement and the accuracy
+among position-consistent examples) go to a file beside it, `leaderboard_judge.json`, never into the
+results JSON: the leaderboard's loader (`analysis/utils.py` `load_results`) averages every column but
+model, model_type and chat_template, so any added number would move its average.
 """
 
 from __future__ import annotations
@@ -18,10 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from judgerl.core.jsonl import atomic_path, write_text_atomic
+from judgerl.eval.metrics import METRIC_NAMES, POSITION_NAMES, by_order_pct, signed_pct
 from judgerl.eval.rewardbench.scoring import V1_SECTIONS, V2_SUBSETS
 
 MODEL_TYPE = "Generative RM"
+CLASSIFIER_MODEL_TYPE = "Seq. Classifier"
 BOTH_ORDER_COLUMNS = ("single_accuracy", "pair_accuracy", "agreement")
+JUDGE_KEYS = (*METRIC_NAMES, *POSITION_NAMES, "tie_rate")
 
 
 def leaderboard_results(
@@ -47,29 +56,66 @@ def write_leaderboard_json(path: str | os.PathLike[str], results: Mapping[str, A
     return write_text_atomic(path, json.dumps(dict(results), indent=4, sort_keys=True) + "\n")
 
 
+def judge_metrics_file(metrics: Mapping[str, Any], model_type: str = MODEL_TYPE) -> dict[str, Any] | None:
+    """The judge metrics of a v1 run, overall and per subset, for `leaderboard_judge.json` (None for v2).
+
+    Usage: write_leaderboard_json("runs/rb/leaderboard_judge.json", judge_metrics_file(metrics))
+    """
+    if metrics.get("version") != 1:
+        return None
+    overall = metrics.get("pairwise_overall") or metrics.get("position_overall") or {}
+    out: dict[str, Any] = {
+        "model": metrics.get("model"),
+        "model_type": model_type,
+        "protocol": metrics.get("protocol"),
+        **{k: overall[k] for k in JUDGE_KEYS if k in overall},
+    }
+    out["subsets"] = {
+        name: {k: sub[k] for k in JUDGE_KEYS if k in sub} for name, sub in metrics.get("subsets", {}).items()
+    }
+    return out
+
+
 def _pct(x: Any) -> str:
     return "-" if x is None else f"{100 * float(x):.1f}"
 
 
-def _subset_row(name: str, sub: Mapping[str, Any] | None, both: bool, indent: str = "  ") -> str:
+def _head(both: bool, v1: bool) -> list[str]:
+    head = ["", "score", "n", "parse fail"]
+    if both:
+        head += ["single acc", "pair acc", "agreement", "consistent acc", "(a) ab/ba"]
+    return head + (["pos bias"] if v1 else [])
+
+
+def _position_cells(m: Mapping[str, Any], both: bool, v1: bool) -> list[str]:
+    cells = [_pct(m.get("consistent_accuracy")), by_order_pct(dict(m))] if both else []
+    return cells + ([signed_pct(m.get("position_bias"))] if v1 else [])
+
+
+def _subset_row(name: str, sub: Mapping[str, Any] | None, both: bool, v1: bool, indent: str = "  ") -> str:
+    width = len(_head(both, v1))
     if sub is None:
-        cells = [f"{indent}{name}", "missing", "-", "-"] + (["-"] * len(BOTH_ORDER_COLUMNS) if both else [])
+        cells = [f"{indent}{name}", "missing"] + ["-"] * (width - 2)
     else:
         cells = [f"{indent}{name}", _pct(sub.get("accuracy")), str(sub.get("n", "-"))]
         cells.append(_pct(sub.get("parse_failure_rate")))
         if both:
             cells += [_pct(sub.get(k)) for k in BOTH_ORDER_COLUMNS]
+        cells += _position_cells(sub, both, v1)
     return "| " + " | ".join(cells) + " |"
 
 
 def rewardbench_table(metrics: Mapping[str, Any]) -> str:
-    """A markdown table of a RewardBench metrics dict: overall, each section and its subsets (percent).
+    """A markdown table of a RewardBench metrics dict: overall, each section and its subsets (percent);
+    v1 adds the position bias (the share of verdicts for (a) minus the share of chosen-in-(a), in points)
+    and, in both orders, the accuracy among position-consistent examples and the (a) share per order.
 
     Sections with a missing subset show their partial score marked "partial" and list what is missing.
     Usage: print(rewardbench_table(read_json("runs/rb/metrics.json")))
     """
     both = metrics.get("protocol") == "both-orders"
-    head = ["", "score", "n", "parse fail"] + (["single acc", "pair acc", "agreement"] if both else [])
+    v1 = metrics["version"] == 1
+    head = _head(both, v1)
     title = (
         f"RewardBench v{metrics['version']} ({metrics['protocol']}), {metrics.get('model', '')}, "
         f"seed {metrics.get('order_seed')}"
@@ -87,8 +133,13 @@ def rewardbench_table(metrics: Mapping[str, Any]) -> str:
         shown = f"{_pct(metrics['partial_overall'])} (partial)"
     else:
         shown = _pct(overall) if overall is not None else "- (incomplete)"
-    lines.append("| " + " | ".join(["**overall**", shown, *pad]) + " |")
-    if metrics["version"] == 1:
+    overall_row = ["**overall**", shown, *pad]
+    position = metrics.get("pairwise_overall") or metrics.get("position_overall")
+    if v1 and position:  # the judge's position metrics over every example
+        cells = _position_cells(position, both, v1)
+        overall_row[len(head) - len(cells) :] = cells
+    lines.append("| " + " | ".join(overall_row) + " |")
+    if v1:
         for name, sec in metrics["sections"].items():
             if sec["score"] is not None:
                 score = _pct(sec["score"])
@@ -98,14 +149,14 @@ def rewardbench_table(metrics: Mapping[str, Any]) -> str:
                 score = "missing"
             lines.append("| " + " | ".join([f"**{name}**", score, *pad]) + " |")
             for s in V1_SECTIONS[name]:
-                lines.append(_subset_row(s, subsets.get(s), both))
+                lines.append(_subset_row(s, subsets.get(s), both, v1))
         extra = metrics.get("extra_subsets") or []
         if extra:
             lines.append("| " + " | ".join(["*not in any section*", "", *pad]) + " |")
-            lines.extend(_subset_row(s, subsets.get(s), both) for s in extra)
+            lines.extend(_subset_row(s, subsets.get(s), both, v1) for s in extra)
     else:
         names = list(V2_SUBSETS) + list(metrics.get("extra_subsets") or [])
-        lines.extend(_subset_row(s, subsets.get(s), both) for s in names)
+        lines.extend(_subset_row(s, subsets.get(s), both, v1) for s in names)
     missing = metrics.get("missing_subsets") or []
     if missing:
         lines += ["", f"missing subsets ({len(missing)}): {', '.join(missing)}"]

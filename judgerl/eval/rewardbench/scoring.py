@@ -78,19 +78,20 @@ V2_UNPARSEABLE_SCORE = 0.25
 TIES_INVALID_RATING = -1  # the official rating parser's value for an unreadable rating
 
 
-def official_pair_score(choice: str | None, label: str) -> float:
+def official_pair_score(choice: str | None, label: str, tie_score: float = V1_UNPARSEABLE_SCORE) -> float:
     """The v1 generative score of one verdict: 1 right, 0 wrong, 0.5 unreadable or a tie (the official
-    script scores anything but [[A]] / [[B]] as an effective tie).
+    script scores anything but [[A]] / [[B]] as an effective tie). A classifier's tie (equal scores)
+    scores `tie_score=0.0`, as `scripts/run_rm.py` counts only chosen > rejected.
 
     >>> official_pair_score("a", "a"), official_pair_score("b", "a"), official_pair_score(None, "a")
     (1.0, 0.0, 0.5)
-    >>> official_pair_score("tie", "a")
-    0.5
+    >>> official_pair_score("tie", "a"), official_pair_score("tie", "a", tie_score=0.0)
+    (0.5, 0.0)
 
     Usage: score = official_pair_score(j.verdict.choice, j.label)
     """
     if choice is None or choice == "tie":
-        return V1_UNPARSEABLE_SCORE
+        return tie_score
     return 1.0 if choice == label else 0.0
 
 

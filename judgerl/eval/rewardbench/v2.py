@@ -137,3 +137,38 @@ def score_v2(
     out["subsets"] = dict(sorted(subsets.items()))
     out.update(v2_overall({k: v["accuracy"] for k, v in subsets.items()}))
     return out, rows
+
+
+def score_v2_rewards(
+    items: list[RewardBench2Item], rewards: dict[str, list[float]]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Scores per subset and overall from one reward per response (a classifier reward model's), as the
+    official `scripts/run_v2.py`: outside Ties the correct response must score highest (1/number tied
+    at the top), Ties by the official Ties score; one prediction row per item.
+
+    Usage: scores, rows = score_v2_rewards(items, {item.id: [reward of each of item.responses]})
+    """
+    rows: list[dict[str, Any]] = []
+    results: list[tuple[str, float]] = []
+    ties_rows: list[tuple[str, int, list[float]]] = []
+    for item in items:
+        scores = rewards[item.id]
+        row: dict[str, Any] = {"id": item.id, "subset": item.subset, "kind": "rewards"}
+        row.update(num_correct=item.num_correct, rewards=scores)
+        if item.is_ties:
+            ties_rows.append((item.id, item.num_correct, scores))
+        else:
+            row["score"] = ratings_score(scores, correct_index=0)
+            results.append((item.subset, row["score"]))
+        rows.append(row)
+    subsets: dict[str, dict[str, Any]] = dict(subset_means(results))
+    out: dict[str, Any] = {}
+    if ties_rows:
+        ties = ties_score(ties_rows)
+        subsets["Ties"] = {"accuracy": ties["score"], "n": len(ties_rows)}
+        out["ties"] = ties
+    for sub in subsets.values():
+        sub["parse_failure_rate"] = 0.0  # a reward is always read
+    out["subsets"] = dict(sorted(subsets.items()))
+    out.update(v2_overall({k: v["accuracy"] for k, v in subsets.items()}))
+    return out, rows

@@ -3,7 +3,8 @@
 For each prompt a 3x3 matrix M[i][j] = 1 when chosen response i beats rejected response j
 (styles ordered concise, detailed plain, detailed markdown), else 0. A generative judge "beats"
 by the pair vote of `judgerl.eval.pair_benchmark` (+1 / -1 / 0 per judged order, won when the sum
-is positive; a tie or an unreadable verdict never wins, as a reward model's equal scores do not).
+is positive: in one order a tie or an unreadable verdict never wins, as a reward model's equal
+scores do not).
 hard = the mean of the upper-right triangle (i < j: the chosen response is less formatted than
 the rejected one), normal = the mean of the diagonal, easy = the mean of the lower-left
 triangle (i > j); each is averaged over prompts, per domain and over every prompt. `average` is
@@ -18,7 +19,7 @@ from typing import Any
 
 from judgerl.core.types import Judgement
 from judgerl.data_prep.sources.rmbench import DOMAINS, STYLES
-from judgerl.eval.metrics import METRIC_NAMES, pairwise_metrics
+from judgerl.eval.metrics import METRIC_NAMES, POSITION_NAMES, pairwise_metrics
 from judgerl.eval.pair_benchmark import pair_votes
 
 Matrix = list[list[float]]
@@ -80,7 +81,8 @@ def _mean_matrix(matrices: list[Matrix]) -> Matrix:
 
 def rmbench_scores(judgements: list[Judgement], metadata: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """easy / normal / hard / average overall and per domain (with its mean 3x3 matrix and the
-    pairwise metrics of its judgements); domains without prompts are listed in `missing_domains`.
+    pairwise metrics of its judgements: accuracy, agreement, position bias, parse failures, ties);
+    domains without prompts are listed in `missing_domains`.
 
     Usage: scores = rmbench_scores(judgements, {s.id: s.metadata for s in samples}); scores["hard"]
     """
@@ -94,7 +96,10 @@ def rmbench_scores(judgements: list[Judgement], metadata: Mapping[str, Mapping[s
     for name in names:
         mean = _mean_matrix(by_domain[name])
         domains[name] = {**level_scores(mean), "n": len(by_domain[name]), "matrix": mean}
-        domains[name].update({k: pairwise["subsets"][name][k] for k in METRIC_NAMES})
+        sub = pairwise["subsets"][name]
+        domains[name].update({k: sub[k] for k in (*METRIC_NAMES, *POSITION_NAMES)})
+        if "tie_rate" in sub:
+            domains[name]["tie_rate"] = sub["tie_rate"]
     every = [m for _, m in matrices.values()]
     overall = level_scores(_mean_matrix(every)) if every else dict.fromkeys((*LEVELS, "average"))
     return {

@@ -15,9 +15,9 @@ from typing import Any, Literal
 
 from judgerl.core.logging import get_logger, print_report
 from judgerl.core.stage import StageContext, StageResult
-from judgerl.core.types import JudgeSample
 from judgerl.data_prep.sources.base import flip_positions, seeded_flip
 from judgerl.data_prep.sources.rmbench import load_rmbench
+from judgerl.data_prep.subsample import subsample
 from judgerl.eval.pair_benchmark import (
     OUTPUTS,
     PairBenchmarkStage,
@@ -43,22 +43,6 @@ class RMBenchStage(PairBenchmarkStage):
     order_seed: int | None = None
 
 
-def first_prompts(samples: list[JudgeSample], n: int | None) -> list[JudgeSample]:
-    """The samples of the first `n` prompts (all with None). Usage: first_prompts(samples, 10)"""
-    if n is None:
-        return samples
-    kept: list[str] = []
-    out = []
-    for s in samples:
-        prompt = s.metadata["prompt_id"]
-        if prompt not in kept:
-            if len(kept) == n:
-                break
-            kept.append(prompt)
-        out.append(s)
-    return out
-
-
 def run_rmbench(stage: RMBenchStage, ctx: StageContext, generator: Any = None) -> StageResult:
     """Evaluate a judge on RM-Bench and write predictions.jsonl, metrics.json and table.md.
 
@@ -69,7 +53,14 @@ def run_rmbench(stage: RMBenchStage, ctx: StageContext, generator: Any = None) -
     Usage: run_rmbench(RMBenchStage(model="runs/x/sft/checkpoint", data="total_dataset.json"), ctx)
     """
     loaded = load_rmbench(stage.data, on_bad_row=stage.on_bad_row)
-    samples = first_prompts(loaded.samples, stage.max_samples)
+    samples, drawn = subsample(
+        loaded.samples,
+        stage.max_samples,
+        stage.subsample,
+        ctx.seed,
+        group=lambda s: str(s.metadata["prompt_id"]),
+        unit="prompts",
+    )
     if not samples:
         raise ValueError(f"rmbench: no prompts in {stage.data} ({loaded.summary()})")
     order_seed = None
@@ -81,6 +72,7 @@ def run_rmbench(stage: RMBenchStage, ctx: StageContext, generator: Any = None) -
         "benchmark": "rmbench",
         **run.header,
         **load_info(loaded, stage.data),
+        **({"subsample": drawn} if drawn else {}),
         "n_generated": len(run.judgements),
         **rmbench_scores(run.judgements, {s.id: s.metadata for s in samples}),
         "seconds": round(run.seconds, 1),
@@ -94,6 +86,10 @@ def run_rmbench(stage: RMBenchStage, ctx: StageContext, generator: Any = None) -
     summary: dict[str, Any] = {k: metrics[k] for k in (*LEVELS, "average", "protocol")}
     summary["domains"] = {name: d["average"] for name, d in metrics["domains"].items()}
     summary.update(
-        parse_failure_rate=metrics["pairwise_overall"]["parse_failure_rate"], seconds=metrics["seconds"]
+        parse_failure_rate=metrics["pairwise_overall"]["parse_failure_rate"],
+        position_bias=metrics["pairwise_overall"]["position_bias"],
+        seconds=metrics["seconds"],
     )
+    if drawn:
+        summary["subsample"] = drawn
     return StageResult(outputs=outputs, metrics=summary)
