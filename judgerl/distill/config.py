@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
 from judgerl.core.config import StrictModel
 from judgerl.core.serve_options import SERVE_PROMPTS, ServeOptions, serve_args
+from judgerl.data_prep.subsample import DEFAULT_SUBSAMPLE, SubsampleMode, drop_unused_subsample
 from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.files import JudgeSpecField
 from judgerl.models.decoding_config import CHUNK_HELP, EndpointConnection
@@ -130,7 +131,8 @@ class DistillStage(StrictModel):
     parser reads a verdict equal to the label and, in the strength family, a strength equal to the
     sample's (unless `verdict_only`; a sample without a strength takes the teacher's).
     `max_traces_per_order` keeps at most that many accepted traces per sample and order (None:
-    all). Thinking longer than `max_thinking_tokens` (counted with `tokenizer`, else in
+    all). `max_items` asks about that many samples, drawn by `subsample` (random, seeded by the recipe
+    seed; stratified by subset; or the first in file order). Thinking longer than `max_thinking_tokens` (counted with `tokenizer`, else in
     whitespace-separated words) is cut to the budget (`over_budget: trim`) or rejected (`drop`).
     """
 
@@ -146,10 +148,16 @@ class DistillStage(StrictModel):
     top_p: float = Field(0.95, gt=0, le=1)
     max_new_tokens: int = Field(4096, ge=1)
     max_items: int | None = Field(None, ge=1)
+    subsample: SubsampleMode = DEFAULT_SUBSAMPLE
     max_traces_per_order: int | None = Field(1, ge=1)
     max_thinking_tokens: int | None = Field(None, ge=1)
     over_budget: Literal["trim", "drop"] = "drop"
     tokenizer: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # the subsample mode is hashed only where it draws (a stage without max_items keeps its hash)
+        return drop_unused_subsample(handler(self), "subsample", ["max_items"])
 
     @model_validator(mode="after")
     def _fits(self) -> DistillStage:

@@ -30,6 +30,7 @@ from judgerl.core.logging import get_logger, print_report
 from judgerl.core.samples import read_samples, write_samples
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.core.types import JudgeSample
+from judgerl.data_prep.subsample import subsample
 from judgerl.distill.accept import AcceptRules, TokenCounter, decide, trace_sample
 from judgerl.distill.answers import AnswerLog, read_finished
 from judgerl.distill.config import OUTPUTS, DistillStage, LocalTeacher, OpenAITeacher
@@ -210,9 +211,7 @@ def run_distill(
     spec = resolve_spec(
         stage.judge_spec, stage.prompt, _teacher_model(stage), f"stage {ctx.name} (teacher)", log
     )
-    samples = _load_samples(stage.data)
-    if stage.max_items is not None:
-        samples = samples[: stage.max_items]
+    samples, drawn = subsample(_load_samples(stage.data), stage.max_items, stage.subsample, ctx.seed)
     if not samples:
         raise StageError(f"distill: no samples in {stage.data}")
     rules = _rules(stage, spec)  # a bad tokenizer stops the stage before the teacher is asked
@@ -255,6 +254,7 @@ def run_distill(
         "asked_jobs": len(todo),
         "torn_lines": int(finished.torn is not None),
         "ask_seconds": round(ask_seconds, 1),
+        **({"subsample": drawn} if drawn else {}),
     }
     write_samples(ctx.path(OUTPUTS["traces"]), traces)
     write_jsonl(ctx.path("judgements.jsonl"), judgements)

@@ -247,3 +247,22 @@ def test_the_command_line_mirrors_the_stage(tmp_path: Path, fake: FakeOpenAI, ca
         == 2
     )
     assert "base_url must start with http" in capsys.readouterr().err
+
+
+def test_max_items_asks_about_a_seeded_draw_not_the_files_head(tmp_path: Path, fake: FakeOpenAI) -> None:
+    from judgerl.data_prep.subsample import subsample
+
+    samples = [make_sample(i, "ab"[i % 2]) for i in range(10)]
+    data = _write(tmp_path, samples)
+    result = run_distill(
+        _stage(data, fake.url, max_items=3), StageContext("distill", tmp_path / "out", seed=7)
+    )
+    asked = {r["messages"][-1]["content"].split("question ")[1].split()[0] for r in fake.requests}
+    want, record = subsample(samples, 3, "random", seed=7)
+    assert asked == {s.id[1:] for s in want} and asked != {"0", "1", "2"}
+    assert result.metrics["subsample"] == record and record["mode"] == "random"
+    first = _stage(data, fake.url, max_items=3, subsample="first")
+    assert (
+        "subsample" not in first.model_dump()
+        and "subsample" in _stage(data, fake.url, max_items=3).model_dump()
+    )
