@@ -60,6 +60,21 @@ class BenchmarkGenerationKeys(StrictModel):
             )
         return check_template_name(value)
 
+    def sampling(self, seed: int) -> Any:
+        """The SamplingSpec of the stage's generation keys (the `seed` is the sampling seed).
+
+        Usage: sampling = stage.sampling(ctx.seed)
+        """
+        from judgerl.models.generation.base import SamplingSpec
+
+        return SamplingSpec(
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            batch_size=self.batch_size,
+            seed=seed,
+        )
+
     def generator_kwargs(self, seed: int) -> dict[str, Any]:
         """The keyword arguments `make_generator(self.backend, self.model, **kw)` gets.
 

@@ -165,7 +165,7 @@ def judge_pairs(
 
     Usage: run = judge_pairs(stage, ctx, samples, order_seed=None)
     """
-    from judgerl.models.generation import SamplingSpec, generator_stats, make_generator
+    from judgerl.models.generation import generator_stats, make_generator
 
     if stage.scoring == "classifier":
         return _classified(stage, ctx, samples, order_seed)
@@ -174,13 +174,7 @@ def judge_pairs(
             f"{ctx.name}: prompt hint {stage.prompt.hint!r} tells the judge the answer; use hint: none"
         )
     spec = resolve_spec(stage.judge_spec, stage.prompt, stage.model, f"stage {ctx.name}", log)
-    sampling = SamplingSpec(
-        max_new_tokens=stage.max_new_tokens,
-        temperature=stage.temperature,
-        top_p=stage.top_p,
-        batch_size=stage.batch_size,
-        seed=ctx.seed,
-    )
+    sampling = stage.sampling(ctx.seed)
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     tag = run_tag(stage, spec, order_seed, ctx.seed)
     partial = ctx.path(f"predictions.partial.{tag}.jsonl")

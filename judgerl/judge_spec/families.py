@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from judgerl.core.types import JudgeSample
+from judgerl.judge_spec.multi_prompts import conversation_block
 
 Family = Literal["cot", "strength", "direct"]
 Hint = Literal["none", "positive", "negative"]
@@ -78,13 +79,6 @@ class PromptSpec:
         return self.family != "direct"
 
 
-def _question_block(sample: JudgeSample) -> str:
-    turns = sample.conversation
-    if len(turns) == 1:
-        return turns[0]["content"]
-    return "\n\n".join(f"{m['role'].capitalize()}: {m['content']}" for m in turns)
-
-
 def hint_text(sample: JudgeSample, hint: Hint) -> str:
     """The critic hint sentence ('' for no hint).
 
@@ -111,7 +105,9 @@ def render_user_turn(sample: JudgeSample, spec: PromptSpec = PromptSpec()) -> st
     hint = hint_text(sample, spec.hint)
     if hint:
         parts.append(hint)
-    parts.append(f"[The Start of User Question]\n{_question_block(sample)}\n[The End of User Question]")
+    parts.append(
+        f"[The Start of User Question]\n{conversation_block(sample.conversation)}\n[The End of User Question]"
+    )
     parts.append(f"[The Start of Response (a)]\n{sample.response_a}\n[The End of Response (a)]")
     parts.append(f"[The Start of Response (b)]\n{sample.response_b}\n[The End of Response (b)]")
     return "\n\n".join(parts)

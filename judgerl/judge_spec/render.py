@@ -7,26 +7,15 @@ string (no chat template); otherwise the result is chat messages.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import lru_cache
 
 from judgerl.core.types import JudgeSample
+from judgerl.judge_spec.multi_prompts import conversation_block
 from judgerl.judge_spec.spec import HINT_FIELDS, JudgeSpec, PromptTemplate
 from judgerl.judge_spec.templates import Template, parse_blocks, render_blocks
 
 Messages = list[dict[str, str]]
 HINTS = ("none", "positive", "negative")
-
-
-def question_block(conversation: Sequence[dict[str, str]]) -> str:
-    """The question as the judge sees it: the user turn alone, or every turn as "Role: text".
-
-    >>> question_block([{"role": "user", "content": "2+2?"}])
-    '2+2?'
-    """
-    if len(conversation) == 1:
-        return conversation[0]["content"]
-    return "\n\n".join(f"{m['role'].capitalize()}: {m['content']}" for m in conversation)
 
 
 @lru_cache(maxsize=256)
@@ -103,7 +92,7 @@ def judge_prompt(spec: JudgeSpec, sample: JudgeSample, hint: str = "none") -> Me
                 "and no critic_user template"
             )
     values = {
-        "question": question_block(sample.conversation),
+        "question": conversation_block(sample.conversation),
         "response_a": sample.response_a,
         "response_b": sample.response_b,
         "reference": str(sample.metadata.get("reference") or ""),

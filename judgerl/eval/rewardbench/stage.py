@@ -248,17 +248,11 @@ def _judge_generated(
     stage: RewardBenchStage, ctx: StageContext, data: list[Any], order_seed: int, generator: Any
 ) -> _Judged:
     """Judge with a generative judge (resumable, timed over attempts) and score the completions."""
-    from judgerl.models.generation import SamplingSpec, generator_stats, make_generator
+    from judgerl.models.generation import generator_stats, make_generator
 
     spec = resolve_spec(stage.judge_spec, stage.prompt, stage.model, f"stage {ctx.name}", log)
     instruction = stage.prompt.instruction if stage.prompt else "full"  # v2's ranking/rating prompts
-    sampling = SamplingSpec(
-        max_new_tokens=stage.max_new_tokens,
-        temperature=stage.temperature,
-        top_p=stage.top_p,
-        batch_size=stage.batch_size,
-        seed=ctx.seed,
-    )
+    sampling = stage.sampling(ctx.seed)
     tag = _run_tag(stage, spec, order_seed, ctx.seed)
     partial = ctx.path(f"predictions.partial.{tag}.jsonl")
     # judging seconds summed over every attempt of the stage, not only the resumed one
