@@ -83,14 +83,7 @@ def compare_decoders(
         "speculative": SpeculativeGenerator(target, tokenizer, draft, "speculative", window),
         **{
             f"judge ({name})": SpeculativeGenerator(
-                target,
-                tokenizer,
-                draft,
-                "judge",
-                window,
-                scorer,
-                thr,
-                setup,  # type: ignore[arg-type]
+                target, tokenizer, draft, "judge", window, scorer, thr, setup=setup
             )
             for name, thr in thresholds.items()
         },
