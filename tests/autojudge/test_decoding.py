@@ -46,7 +46,7 @@ def _classifier(folder: Path, setup: str, threshold: float = 0.25) -> Path:
 
 def test_judge_backend_is_named_lazily_in_models() -> None:
     assert GENERATORS.lazy_target("judge") == "judgerl.autojudge.decoding:make_judge_generator"
-    assert GENERATORS.names() == ["hf", "judge", "speculative", "vllm"]
+    assert GENERATORS.names() == ["hf", "judge", "openai", "speculative", "vllm"]
 
 
 def test_judge_generator_loads_the_classifier_and_its_threshold(checkpoint: Path, tmp_path: Path) -> None:
