@@ -1,7 +1,9 @@
 """The importance classifier: StandardScaler + L2 logistic regression on mismatch features.
 
 C is chosen on the log grid of docs/algorithms.md (10^(-j/2), j = 1..14, plus 1, 3, 10, 50, 100) by
-validation ROC-AUC, with a 90/10 split by question (item id). The validation set gives a threshold
+validation ROC-AUC, with a 90/10 split by question (item id). When several C reach the best AUC,
+`c_tie_break` picks one: "grid-order" (judgerl's default, the first of them in the grid as listed)
+or "smallest" (AutoJudge's notebook rule, the smallest of them; docs/seeds/autojudge.md). The validation set gives a threshold
 table (threshold, recall, precision, accept rate) and the threshold for a target recall of
 important tokens. Saved as plain arrays (classifier.safetensors: mean, scale, coef, intercept)
 plus classifier.json - the format of `judgerl.autojudge.classifier_file`.
@@ -25,6 +27,24 @@ from judgerl.core.errors import DataError
 from judgerl.core.jsonl import write_json
 
 C_GRID: tuple[float, ...] = tuple(10 ** (-j / 2) for j in range(1, 15)) + (1.0, 3.0, 10.0, 50.0, 100.0)
+C_TIE_BREAKS: tuple[str, ...] = ("grid-order", "smallest")
+
+
+def pick_c(grid: list[dict[str, float]], tie_break: str = "grid-order") -> int:
+    """Index into `grid` (rows {"C", "val_auc"} in grid order) of the chosen C: the best validation
+    AUC; among equal AUCs the first listed ("grid-order") or the smallest C ("smallest").
+
+    >>> rows = [{"C": 0.3, "val_auc": 0.8}, {"C": 0.1, "val_auc": 0.9}, {"C": 0.01, "val_auc": 0.9}]
+    >>> pick_c(rows), pick_c(rows, "smallest")
+    (1, 2)
+    """
+    if tie_break not in C_TIE_BREAKS:
+        raise ValueError(f"c_tie_break must be one of {C_TIE_BREAKS}, got {tie_break!r}")
+    if not grid:
+        raise ValueError("the C grid is empty")
+    best = max(r["val_auc"] for r in grid)
+    tied = [i for i, r in enumerate(grid) if r["val_auc"] == best]
+    return tied[0] if tie_break == "grid-order" else min(tied, key=lambda i: grid[i]["C"])
 
 
 def threshold_table(probs: np.ndarray, y: np.ndarray) -> list[dict[str, float]]:
@@ -76,6 +96,7 @@ class ImportanceClassifier:
     C: float
     setup: str = "DT"
     val_auc: float = float("nan")
+    c_tie_break: str = "grid-order"
     target_recall: float = 0.9
     table: list[dict[str, float]] = field(default_factory=list)
     grid: list[dict[str, float]] = field(default_factory=list)
@@ -114,6 +135,7 @@ class ImportanceClassifier:
             "dim": int(self.coef.shape[0]),
             "threshold": self.threshold,
             "C": self.C,
+            "c_tie_break": self.c_tie_break,
             "val_auc": self.val_auc,
             "target_recall": self.target_recall,
             "counts": self.counts,
@@ -144,6 +166,7 @@ class ImportanceClassifier:
             C=float(meta["C"]),
             setup=str(meta["setup"]),
             val_auc=float(meta.get("val_auc", float("nan"))),
+            c_tie_break=str(meta.get("c_tie_break", "grid-order")),
             target_recall=float(meta.get("target_recall", 0.9)),
             table=list(meta.get("table", [])),
             grid=list(meta.get("grid", [])),
@@ -185,8 +208,10 @@ def fit_classifier(
     val_frac: float = 0.1,
     c_grid: tuple[float, ...] = C_GRID,
     seed: int = 0,
+    c_tie_break: str = "grid-order",
 ) -> ImportanceClassifier:
-    """Fit scaler + L2 logistic regression, pick C by validation ROC-AUC and the threshold for `target_recall`.
+    """Fit scaler + L2 logistic regression, pick C by validation ROC-AUC (ties: `c_tie_break`, see
+    `pick_c`) and the threshold for `target_recall`.
 
     Usage: clf = fit_classifier(ds.X, ds.y, ds.groups, setup="DT", target_recall=0.9)
     """
@@ -205,18 +230,18 @@ def fit_classifier(
         )
     if not 0 < target_recall <= 1:
         raise ValueError(f"target_recall must be in (0, 1], got {target_recall}")
+    if c_tie_break not in C_TIE_BREAKS:
+        raise ValueError(f"c_tie_break must be one of {C_TIE_BREAKS}, got {c_tie_break!r}")
     tr, va = split_by_group(groups, y, val_frac, seed)
     scaler = StandardScaler().fit(X[tr])
     Xtr, Xva = scaler.transform(X[tr]), scaler.transform(X[va])
-    best, grid = None, []
+    grid, models = [], []
     for c in c_grid:
         lr = LogisticRegression(C=c, max_iter=2000).fit(Xtr, y[tr])
-        auc = float(roc_auc_score(y[va], lr.predict_proba(Xva)[:, 1]))
-        grid.append({"C": c, "val_auc": auc})
-        if best is None or auc > best[0]:
-            best = (auc, c, lr)
-    assert best is not None
-    auc, c, lr = best
+        grid.append({"C": c, "val_auc": float(roc_auc_score(y[va], lr.predict_proba(Xva)[:, 1]))})
+        models.append(lr)
+    chosen = pick_c(grid, c_tie_break)
+    auc, c, lr = grid[chosen]["val_auc"], grid[chosen]["C"], models[chosen]
     scale = np.where(scaler.scale_ == 0, 1.0, scaler.scale_)
     clf = ImportanceClassifier(
         mean=scaler.mean_.copy(),
@@ -227,6 +252,7 @@ def fit_classifier(
         C=c,
         setup=setup,
         val_auc=auc,
+        c_tie_break=c_tie_break,
         target_recall=target_recall,
         grid=grid,
         counts={

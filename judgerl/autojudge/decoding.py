@@ -10,7 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from judgerl.autojudge.classifier_file import load_linear_importance
-from judgerl.models.generation.speculative import SpeculativeGenerator, make_speculative_generator
+from judgerl.models.generation.speculative import (
+    FEATURE_SETUPS,
+    SpeculativeGenerator,
+    make_speculative_generator,
+)
 
 
 def make_judge_generator(
@@ -21,7 +25,9 @@ def make_judge_generator(
     threshold: float | None = None,
     **load_kwargs: Any,
 ) -> SpeculativeGenerator:
-    """Judge decoding with the DT classifier saved in `classifier` (threshold defaults to its own).
+    """Judge decoding with the classifier saved in `classifier`: its threshold unless `threshold` is
+    given, and its feature setup ("DT": the target's hidden state; "DD-DT": the draft's and the
+    target's, the draft's computed while drafting at one extra draft pass per cycle).
 
     Usage: gen = make_judge_generator("runs/q/sft/checkpoint", draft_path="runs/d",
     classifier="runs/aj/classifier", device="cpu")
@@ -31,10 +37,9 @@ def make_judge_generator(
             "generator kind 'judge' needs classifier (a folder saved by ImportanceClassifier.save)"
         )
     importance, meta = load_linear_importance(classifier)
-    if meta.get("setup", "DT") != "DT":
-        raise ValueError(
-            f"judge decoding needs a DT classifier (target hidden states only), got setup {meta.get('setup')!r}"
-        )
+    setup = meta.get("setup", "DT")
+    if setup not in FEATURE_SETUPS:
+        raise ValueError(f"AutoJudge classifier {classifier}: setup {setup!r} is not one of {FEATURE_SETUPS}")
     thr = float(meta["threshold"]) if threshold is None else threshold
     return make_speculative_generator(
         "judge",
@@ -43,5 +48,6 @@ def make_judge_generator(
         window=window,
         importance=importance,
         threshold=thr,
+        setup=setup,
         **load_kwargs,
     )

@@ -4,20 +4,22 @@
 position p of the sequence prompt + completion[:p] + draft token, from the draft and the target.
 
 Setups: "DD-DT" concatenates draft and target features; "DT" is the target's alone (the one judge
-decoding can use, since the target computes it while verifying).
+decoding gets for free, since the target computes it while verifying; DD-DT costs judge decoding one
+more draft forward per cycle, see judgerl.models.generation.speculative).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 from transformers import PreTrainedModel
 
-Setup = Literal["DD-DT", "DT"]
-SETUPS: tuple[str, ...] = ("DD-DT", "DT")
+# The setups are the judge decoder's too (it computes the same features while decoding).
+from judgerl.models.generation.speculative import FEATURE_SETUPS as SETUPS
+from judgerl.models.generation.speculative import FeatureSetup as Setup
 
 
 @dataclass

@@ -67,8 +67,10 @@ def compare_decoders(
     window: int,
     max_new_tokens: int,
     spec: PromptSpec = PromptSpec(),
+    setup: str = "DT",
 ) -> tuple[dict[str, dict[str, float]], dict[str, list[str]]]:
-    """Decode `samples` with target-only, speculative, judge (one per threshold) and draft-only greedy.
+    """Decode `samples` with target-only, speculative, judge (one per threshold; `setup` the
+    classifier's features, "DT" or "DD-DT") and draft-only greedy.
 
     Returns (per-decoder stats + verdict accuracy + strength accuracy, per-decoder completions).
     Usage: stats, texts = compare_decoders(t, d, tok, test, clf.scorer(), {"recall 0.9": clf.threshold}, 16, 150)
@@ -80,7 +82,9 @@ def compare_decoders(
         "target": SpeculativeGenerator(target, tokenizer, mode="target"),
         "speculative": SpeculativeGenerator(target, tokenizer, draft, "speculative", window),
         **{
-            f"judge ({name})": SpeculativeGenerator(target, tokenizer, draft, "judge", window, scorer, thr)
+            f"judge ({name})": SpeculativeGenerator(
+                target, tokenizer, draft, "judge", window, scorer, thr, setup=setup
+            )
             for name, thr in thresholds.items()
         },
         "draft only": SpeculativeGenerator(draft, tokenizer, mode="target"),

@@ -2,10 +2,12 @@
 
     judgerl autojudge mine --draft D --target T --data train.jsonl --out runs/aj
     judgerl autojudge fit --target T --mining runs/aj/mining.jsonl --out runs/aj/classifier
+    judgerl autojudge fit --target T --mining output/important_tokens.pt --out runs/aj/classifier
     judgerl autojudge compare --draft D --target T --classifier runs/aj/classifier --data test.jsonl
 
 `mine` appends to <out>/mining.jsonl (a rerun resumes) and writes <out>/mining_summary.json; `fit`
-writes the classifier folder that `backend: judge` (decoding.classifier) reads; `compare` (alias
+reads that file or AutoJudge's own important-token file (`torch.save`, detected; read weights-only)
+and writes the classifier folder that `backend: judge` (decoding.classifier) reads; `compare` (alias
 `bench`) decodes held-out prompts with target-only greedy, lossless speculative, judge decoding
 (the saved threshold and any --thresholds) and the draft alone, prints the table and, with --out,
 writes results.json and table.md there.
@@ -103,17 +105,24 @@ def cmd_mine(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_fit(args: argparse.Namespace) -> dict[str, Any]:
-    """Fit the importance classifier on a mining file; returns C, validation AUC and threshold.
+    """Fit the importance classifier on a mining file (judgerl's JSONL or AutoJudge's .pt); returns C,
+    validation AUC and threshold.
 
     Usage: judgerl autojudge fit --target T --mining runs/aj/mining.jsonl --out runs/aj/classifier
     """
-    from judgerl.autojudge.classifier import fit_classifier
+    from judgerl.autojudge.classifier import C_TIE_BREAKS, fit_classifier
     from judgerl.autojudge.features import mismatch_features
-    from judgerl.autojudge.mining import read_records
+    from judgerl.autojudge.mining_files import read_mining_file
     from judgerl.models.loading import load_model_and_tokenizer
 
+    if args.c_tie_break not in C_TIE_BREAKS:
+        raise JudgeRLError(
+            f"--c-tie-break must be one of {', '.join(C_TIE_BREAKS)}, got {args.c_tie_break!r}"
+        )
     _threads(args)
-    records = read_records(args.mining)
+    if not Path(args.mining).is_file():
+        raise JudgeRLError(f"no mining records in {args.mining} (run `judgerl autojudge mine` first)")
+    records = read_mining_file(args.mining)
     if not records:
         raise JudgeRLError(f"no mining records in {args.mining} (run `judgerl autojudge mine` first)")
     target, _ = load_model_and_tokenizer(args.target, dtype=args.dtype, device=args.device)
@@ -124,7 +133,13 @@ def cmd_fit(args: argparse.Namespace) -> dict[str, Any]:
         draft, _ = load_model_and_tokenizer(args.draft, dtype=args.dtype, device=args.device)
     ds = mismatch_features(records, target, draft, setup=args.setup)
     clf = fit_classifier(
-        ds.X, ds.y, ds.groups, setup=args.setup, target_recall=args.target_recall, seed=args.seed
+        ds.X,
+        ds.y,
+        ds.groups,
+        setup=args.setup,
+        target_recall=args.target_recall,
+        seed=args.seed,
+        c_tie_break=args.c_tie_break,
     )
     clf.save(args.out)
     shown = [r for r in clf.table if r["recall"] >= args.target_recall][-3:]
@@ -153,11 +168,6 @@ def cmd_compare(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 
     _threads(args)
     scorer, meta = load_linear_importance(args.classifier)
-    if meta.get("setup", "DT") != "DT":
-        raise JudgeRLError(
-            f"judge decoding needs a DT classifier (target hidden states only); {args.classifier} is "
-            f"{meta.get('setup')!r}: refit with `judgerl autojudge fit --setup DT`"
-        )
     thresholds = {"saved": float(meta["threshold"])}
     for r in args.recalls or []:
         thresholds[f"recall {r}"] = round(pick_threshold(meta.get("table", []), r), 6)
@@ -165,11 +175,21 @@ def cmd_compare(args: argparse.Namespace) -> dict[str, dict[str, float]]:
         thresholds[f"threshold {t}"] = t
     target, draft, tok = _load_pair(args)
     samples = _samples(args.data, args.n)
+    setup = str(meta.get("setup", "DT"))
     decoders, texts = compare_decoders(
-        target, draft, tok, samples, scorer, thresholds, args.window, args.max_new_tokens, _prompt(args)
+        target,
+        draft,
+        tok,
+        samples,
+        scorer,
+        thresholds,
+        args.window,
+        args.max_new_tokens,
+        _prompt(args),
+        setup,
     )
     table = decoder_table(decoders)
-    print(f"{len(samples)} prompts, window {args.window}, thresholds {thresholds}\n{table}")
+    print(f"{len(samples)} prompts, window {args.window}, {setup} features, thresholds {thresholds}\n{table}")
     if args.out:
         out = Path(args.out)
         write_json(
@@ -243,13 +263,23 @@ def add_arguments(aj: argparse.ArgumentParser) -> None:
         "and OUT/classifier.json (what `backend: judge` and `compare --classifier` read).",
     )
     _common(fi, draft_required=False)
-    fi.add_argument("--mining", required=True, help="a mining.jsonl written by `judgerl autojudge mine`")
+    fi.add_argument(
+        "--mining",
+        required=True,
+        help="a mining.jsonl written by `judgerl autojudge mine`, or AutoJudge's own important-token .pt file",
+    )
     fi.add_argument("--out", required=True, help="classifier folder")
     fi.add_argument("--setup", default="DT", choices=["DT", "DD-DT"], help="DT (judge decoding) or DD-DT")
     fi.add_argument(
         "--target-recall", type=float, default=0.9, help="recall of important tokens (default 0.9)"
     )
     fi.add_argument("--seed", type=int, default=0, help="seed of the train/validation split")
+    fi.add_argument(
+        "--c-tie-break",
+        default="grid-order",
+        help="C among equal validation AUCs: grid-order (default: the first in the grid) or smallest "
+        "(AutoJudge's notebook)",
+    )
     fi.set_defaults(autojudge_func=cmd_fit)
 
     co = acts.add_parser(

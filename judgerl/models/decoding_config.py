@@ -58,7 +58,7 @@ class DecodingSpec(StrictModel):
     """Draft-model decoding settings for `backend: speculative` or `backend: judge`.
 
     `draft`: a draft checkpoint sharing the target's tokenizer; `window`: tokens the draft proposes
-    per cycle; `classifier` (judge only): a folder saved by the AutoJudge classifier (DT setup);
+    per cycle; `classifier` (judge only): a folder saved by the AutoJudge classifier (DT or DD-DT setup);
     `threshold` (judge only): accept a mismatching draft token when P(important) < threshold
     (default: the threshold saved with the classifier).
 

@@ -10,6 +10,7 @@ from judgerl.autojudge.classifier import (
     C_GRID,
     ImportanceClassifier,
     fit_classifier,
+    pick_c,
     pick_threshold,
     threshold_table,
 )
@@ -109,3 +110,44 @@ def test_threshold_table_and_errors():
         fit_classifier(X, np.zeros(len(X), dtype=int), groups)
     with pytest.raises(DataError, match="at least 2 questions"):
         fit_classifier(X, y, np.array(["q"] * len(X)))
+
+
+def test_c_tie_break_hand_computed() -> None:
+    """Equal best AUCs: judgerl keeps the first C in grid order, AutoJudge's notebook the smallest."""
+    rows = [
+        {"C": 10**-0.5, "val_auc": 0.75},
+        {"C": 0.1, "val_auc": 0.875},
+        {"C": 10**-1.5, "val_auc": 0.875},
+        {"C": 0.01, "val_auc": 0.5},
+        {"C": 100.0, "val_auc": 0.875},
+    ]
+    assert pick_c(rows) == 1 and pick_c(rows, "grid-order") == 1  # C = 0.1
+    assert pick_c(rows, "smallest") == 2  # C = 10^-1.5
+    assert (
+        pick_c([{"C": 3.0, "val_auc": 0.6}, {"C": 1.0, "val_auc": 0.7}], "smallest") == 1
+    )  # no tie: best AUC
+    with pytest.raises(
+        ValueError, match=r"c_tie_break must be one of \('grid-order', 'smallest'\), got 'largest'"
+    ):
+        pick_c(rows, "largest")
+
+
+def test_c_tie_break_when_every_c_reaches_the_same_auc(tmp_path) -> None:
+    """One feature that separates the classes: every C ranks the validation set perfectly (AUC 1)."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, size=200)
+    X = (y + rng.uniform(0, 0.5, size=200))[:, None]
+    groups = np.repeat([f"q{i}" for i in range(40)], 5)
+    judgerl = fit_classifier(X, y, groups)
+    seed = fit_classifier(X, y, groups, c_tie_break="smallest")
+    assert {r["val_auc"] for r in judgerl.grid} == {1.0}
+    assert judgerl.C == C_GRID[0] == 10**-0.5 and judgerl.c_tie_break == "grid-order"
+    assert seed.C == min(C_GRID) == 1e-7 and seed.c_tie_break == "smallest"
+    # On AutoJudge's own notebook grid, (10^0.5)^-k for k = 9..0, its rule keeps 10^-4.5.
+    notebook_grid = tuple((10**0.5) ** -np.arange(10)[::-1])
+    chosen = fit_classifier(X, y, groups, c_grid=notebook_grid, c_tie_break="smallest").C
+    assert chosen == pytest.approx(10**-4.5) and chosen in notebook_grid
+    seed.save(tmp_path / "clf")
+    assert ImportanceClassifier.load(tmp_path / "clf").c_tie_break == "smallest"
+    with pytest.raises(ValueError, match="c_tie_break must be one of"):
+        fit_classifier(X, y, groups, c_tie_break="first")

@@ -15,6 +15,7 @@ from judgerl.core.samples import write_samples
 from judgerl.data_prep.synthetic import make_synthetic_splits
 from judgerl.models.tiny import TinyModelSpec, build_tiny_model
 from judgerl.models.tokenizer import train_tokenizer
+from tests.autojudge.autojudge_pt_fixture import FIXTURE
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +136,52 @@ def test_mine_fit_compare(pair: dict[str, Path], tmp_path: Path, capsys: pytest.
     assert res["decoders"]["speculative"]["same_as_target"] == 1.0
     assert res["decoders"]["judge (threshold 0.0)"]["same_as_target"] == 1.0
     assert (cmp_out / "table.md").read_text().startswith("| decoder |")
+
+
+def test_fit_reads_autojudges_own_file_and_dddt_decodes(
+    pair: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`fit --mining important_tokens.pt` needs no conversion; a DD-DT classifier drives judge decoding."""
+    fit = ["autojudge", "fit", "--target", str(pair["target"]), "--mining", str(FIXTURE), "--threads", "1"]
+    assert main([*fit, "--out", str(tmp_path / "dt"), "--c-tie-break", "smallest"]) == 0
+    dt = ImportanceClassifier.load(tmp_path / "dt")
+    assert dt.counts["train"] + dt.counts["val"] == 20 and dt.counts["val_important"] >= 1
+    assert dt.c_tie_break == "smallest" and dt.coef.shape == (32,)
+    assert "classifier (DT, 20 mismatches, 10 important)" in capsys.readouterr().out
+    dddt = ["--setup", "DD-DT", "--draft", str(pair["draft"]), "--out", str(tmp_path / "dddt")]
+    assert main([*fit, *dddt]) == 0
+    assert ImportanceClassifier.load(tmp_path / "dddt").coef.shape == (64,)
+    capsys.readouterr()
+    models = ["--target", str(pair["target"]), "--draft", str(pair["draft"])]
+    rc = main(
+        [
+            "autojudge",
+            "compare",
+            *models,
+            "--classifier",
+            str(tmp_path / "dddt"),
+            "--data",
+            str(pair["test"]),
+            "--window",
+            "4",
+            "--thresholds",
+            "0",
+            "--max-new-tokens",
+            "12",
+            "--threads",
+            "1",
+            "--out",
+            str(tmp_path / "cmp"),
+        ]
+    )
+    assert rc == 0 and "DD-DT features" in capsys.readouterr().out
+    res = json.loads((tmp_path / "cmp" / "results.json").read_text())["decoders"]
+    assert res["judge (threshold 0.0)"]["same_as_target"] == 1.0
+    # The DD-DT cost: one more draft forward per cycle than lossless speculative decoding's.
+    judge, spec = res["judge (threshold 0.0)"], res["speculative"]
+    assert judge["draft_calls"] == spec["draft_calls"] + judge["cycles"]
+    assert main([*fit, "--out", str(tmp_path / "x"), "--c-tie-break", "largest"]) == 2
+    assert "--c-tie-break must be one of grid-order, smallest, got 'largest'" in capsys.readouterr().err
 
 
 def test_cli_errors_exit_2(pair: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,9 +5,12 @@ Each cycle the draft proposes up to `window` tokens greedily (KV cache), the tar
 one forward pass (KV cache) and the longest acceptable prefix is kept, followed by the target's own
 token. A drafted token is acceptable when it equals the target's argmax (lossless) or, in judge
 mode, when the importance classifier says P(important) < threshold. The classifier is a plain
-callable over the target's last-layer hidden states (after the final norm) at the drafted tokens;
-`judgerl.autojudge.classifier_file.LinearImportance` is the one AutoJudge saves; the "judge"
-backend is built by `judgerl.autojudge.decoding.make_judge_generator`.
+callable over last-layer hidden states (after the final norm) at the drafted tokens: the target's
+(setup "DT", computed by the verifying pass anyway) or the draft's and the target's concatenated
+(setup "DD-DT"; the draft's state at a drafted token is the one it computes when that token is fed
+back to draft the next one, so only the window's last token costs one more draft forward per
+cycle). `judgerl.autojudge.classifier_file.LinearImportance` is the one AutoJudge saves; the
+"judge" backend is built by `judgerl.autojudge.decoding.make_judge_generator`.
 
 Greedy decoding only, one prompt at a time (batch size 1 keeps float32 outputs exact).
 """
@@ -26,6 +29,8 @@ from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase
 from judgerl.models.generation.base import Prompts, SamplingSpec, render_prompts, stop_token_ids
 
 Mode = Literal["target", "speculative", "judge"]
+FeatureSetup = Literal["DT", "DD-DT"]
+FEATURE_SETUPS: tuple[str, ...] = ("DT", "DD-DT")
 ImportanceFn = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -69,8 +74,27 @@ def _forward(model: PreTrainedModel, ids: list[int], cache: DynamicCache, hidden
     return model(input_ids=inp, past_key_values=cache, use_cache=True, output_hidden_states=hidden)
 
 
+def _check_feature_dim(importance: Any, setup: str, target: PreTrainedModel, draft: PreTrainedModel) -> None:
+    """A classifier that declares its input size (`dim`) must match the hidden sizes of `setup`."""
+    dim = getattr(importance, "dim", None)
+    sizes = (
+        [draft.config.hidden_size, target.config.hidden_size]
+        if setup == "DD-DT"
+        else [target.config.hidden_size]
+    )
+    if dim is not None and dim != sum(sizes):
+        parts = " + ".join(str(n) for n in sizes)
+        raise ValueError(
+            f"the importance classifier takes {dim} features, but setup {setup!r} of these models gives "
+            f"{parts} = {sum(sizes)}: fit the classifier on this draft/target pair with that setup"
+        )
+
+
 class SpeculativeGenerator:
     """Greedy target decoding, optionally sped up by a draft: mode "target", "speculative" or "judge".
+
+    `setup` names the classifier's features in judge mode: "DT" (the target's hidden state) or
+    "DD-DT" (the draft's, then the target's).
 
     Usage: gen = SpeculativeGenerator(target, tok, draft=draft, mode="judge", window=16,
     importance=scorer, threshold=0.3); gen.generate(prompts, SamplingSpec(max_new_tokens=150))
@@ -85,6 +109,7 @@ class SpeculativeGenerator:
         window: int = 16,
         importance: ImportanceFn | None = None,
         threshold: float = 0.0,
+        setup: FeatureSetup = "DT",
     ) -> None:
         if mode not in ("target", "speculative", "judge"):
             raise ValueError(f"mode must be 'target', 'speculative' or 'judge', got {mode!r}")
@@ -99,8 +124,13 @@ class SpeculativeGenerator:
                 f"draft and target must share a tokenizer: vocab sizes {draft.config.vocab_size} "
                 f"and {target.config.vocab_size}"
             )
+        if setup not in FEATURE_SETUPS:
+            raise ValueError(f"setup must be one of {FEATURE_SETUPS}, got {setup!r}")
+        if mode == "judge" and draft is not None:
+            _check_feature_dim(importance, setup, target, draft)
         self.target, self.draft, self.tokenizer = target, draft, tokenizer
         self.mode, self.window, self.importance, self.threshold = mode, window, importance, threshold
+        self.setup = setup
         self.stats = DecodingStats()
 
     def reset(self) -> None:
@@ -147,19 +177,28 @@ class SpeculativeGenerator:
         t_len = d_len = 0  # tokens of `seq` held in each cache; seq[-1] is never in the target cache
         n_prompt = len(prompt)
         judge = self.mode == "judge"
+        draft_features = judge and self.setup == "DD-DT"
         while len(seq) - n_prompt < budget:
             room = budget - (len(seq) - n_prompt)
             drafted: list[int] = []
+            draft_rows: list[torch.Tensor] = []  # DD-DT: the draft's state at each drafted token
             feed = seq[d_len:]
-            for _ in range(min(self.window, room)):
-                logits = _forward(self.draft, feed, d_cache, False).logits
+            for i in range(min(self.window, room)):
+                step = _forward(self.draft, feed, d_cache, draft_features)
                 self.stats.draft_calls += 1
-                tok = int(logits[0, -1].argmax())
+                if draft_features and i > 0:  # this pass was fed drafted[i - 1]
+                    draft_rows.append(step.hidden_states[-1][0, -1])
+                tok = int(step.logits[0, -1].argmax())
                 drafted.append(tok)
                 if tok in stops:
                     break
                 feed = [tok]
             d_len = len(seq) + len(drafted) - 1  # the last drafted token was never fed
+            if draft_features:  # ... except to give its hidden state: one more draft pass
+                step = _forward(self.draft, drafted[-1:], d_cache, True)
+                self.stats.draft_calls += 1
+                draft_rows.append(step.hidden_states[-1][0, -1])
+                d_len += 1
             out = _forward(self.target, seq[t_len:] + drafted, t_cache, judge)
             self.stats.target_calls += 1
             k = len(drafted)
@@ -168,7 +207,11 @@ class SpeculativeGenerator:
             probs = None
             if judge:
                 assert self.importance is not None
-                probs = torch.as_tensor(self.importance(out.hidden_states[-1][0, -k:])).reshape(-1).tolist()
+                features = out.hidden_states[-1][0, -k:]
+                if draft_features:
+                    draft_part = torch.stack(draft_rows).to(features.device, features.dtype)
+                    features = torch.cat([draft_part, features], dim=-1)
+                probs = torch.as_tensor(self.importance(features)).reshape(-1).tolist()
             accepted = 0
             for j, tok in enumerate(drafted):
                 if tok == greedy[j]:
@@ -224,12 +267,14 @@ def make_speculative_generator(
     window: int = 16,
     importance: ImportanceFn | None = None,
     threshold: float = 0.0,
+    setup: FeatureSetup = "DT",
     **load_kwargs: Any,
 ) -> SpeculativeGenerator:
     """Load target (and draft) checkpoints and build a `SpeculativeGenerator`.
 
-    In judge mode `importance` is the classifier callable (AutoJudge's `make_judge_generator`
-    loads one from its folder); extra kwargs go to `load_model_and_tokenizer` (dtype, device).
+    In judge mode `importance` is the classifier callable over the features of `setup` (AutoJudge's
+    `make_judge_generator` loads one from its folder); extra kwargs go to `load_model_and_tokenizer`
+    (dtype, device).
 
     Usage: gen = make_speculative_generator("speculative", "runs/q/sft/checkpoint", draft_path="runs/d")
     """
@@ -247,7 +292,7 @@ def make_speculative_generator(
         raise ValueError(
             "generator kind 'judge' needs classifier (a folder saved by ImportanceClassifier.save)"
         )
-    return SpeculativeGenerator(target, tokenizer, draft, mode, window, importance, threshold)
+    return SpeculativeGenerator(target, tokenizer, draft, mode, window, importance, threshold, setup)
 
 
 def make_lossless_generator(model_path: str, **kwargs: Any) -> SpeculativeGenerator:
