@@ -36,7 +36,9 @@ from judgerl.core.errors import DataError
 from judgerl.core.jsonl import read_appended
 from judgerl.core.logging import get_logger
 from judgerl.core.types import JudgeSample
-from judgerl.judge_spec.families import PromptSpec, render_messages
+from judgerl.judge_spec.presets import DEFAULT_SPEC, builtin_spec
+from judgerl.judge_spec.render import judge_prompt
+from judgerl.judge_spec.spec import JudgeSpec
 from judgerl.models.generation import Prompts, render_prompts, stop_token_ids
 from judgerl.models.generation.speculative import SpeculativeGenerator
 
@@ -52,13 +54,17 @@ class MiningItem:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def items_from_samples(samples: Iterable[JudgeSample], spec: PromptSpec = PromptSpec()) -> list[MiningItem]:
+def items_from_samples(samples: Iterable[JudgeSample], spec: JudgeSpec | None = None) -> list[MiningItem]:
     """Judge prompts of `samples` (current order) as mining items.
 
-    Usage: items = items_from_samples(read_samples("train.jsonl"), PromptSpec("strength", instruction="compact"))
+    Usage: items = items_from_samples(read_samples("train.jsonl"), builtin_spec("strength-compact"))
     """
     return [
-        MiningItem(s.id, render_messages(s, spec), {"label": s.label, "strength": s.strength})
+        MiningItem(
+            s.id,
+            judge_prompt(spec or builtin_spec(DEFAULT_SPEC), s),
+            {"label": s.label, "strength": s.strength},
+        )
         for s in samples
     ]
 

@@ -22,8 +22,10 @@ from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.core.types import JudgeSample
 from judgerl.judge_spec.families import PromptSpec
-from judgerl.judge_spec.files import JudgeSpecField
-from judgerl.judge_spec.parser import parse_verdict
+from judgerl.judge_spec.files import JudgeSpecField, resolve_spec
+from judgerl.judge_spec.presets import DEFAULT_SPEC, builtin_spec
+from judgerl.judge_spec.reading import read
+from judgerl.judge_spec.spec import JudgeSpec
 from judgerl.models.generation import SamplingSpec
 
 log = get_logger(__name__)
@@ -66,7 +68,7 @@ def compare_decoders(
     thresholds: dict[str, float],
     window: int,
     max_new_tokens: int,
-    spec: PromptSpec = PromptSpec(),
+    spec: JudgeSpec | None = None,
     setup: str = "DT",
 ) -> tuple[dict[str, dict[str, float]], dict[str, list[str]]]:
     """Decode `samples` with target-only, speculative, judge (one per threshold; `setup` the
@@ -93,7 +95,7 @@ def compare_decoders(
     stats, texts = {}, {}
     for name, gen in gens.items():
         outs = gen.generate(prompts, SamplingSpec(max_new_tokens=max_new_tokens), progress=False, desc=name)
-        verdicts = [parse_verdict(o[0]) for o in outs]
+        verdicts = [read(spec or builtin_spec(DEFAULT_SPEC), o[0]) for o in outs]
         pairs = list(zip(verdicts, samples, strict=True))
         stats[name] = {
             **gen.stats.summary(),
@@ -151,7 +153,7 @@ def run_autojudge(stage: AutoJudgeStage, ctx: StageContext) -> StageResult:
     from judgerl.autojudge.mining import items_from_samples, mine, mining_summary
     from judgerl.models.loading import load_model_and_tokenizer
 
-    spec = stage.prompt or PromptSpec()
+    spec = resolve_spec(stage.judge_spec, stage.prompt, stage.target, f"stage {ctx.name}", log)
     target, tok = load_model_and_tokenizer(stage.target, dtype=stage.dtype, device=stage.device)
     draft, dtok = load_model_and_tokenizer(stage.draft, dtype=stage.dtype, device=stage.device)
     if dtok.get_vocab() != tok.get_vocab():

@@ -56,9 +56,12 @@ def _load_pair(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 
 def _prompt(args: argparse.Namespace) -> Any:
-    from judgerl.judge_spec.families import PromptSpec
+    """The judge spec the target is prompted and read in: the flags', else the target's saved one."""
+    from judgerl.cli.common import judge_keys
+    from judgerl.judge_spec.files import resolve_spec
 
-    return PromptSpec(args.prompt or "strength", instruction=args.instruction or "full")
+    keys = judge_keys(args)
+    return resolve_spec(keys["judge_spec"], keys["prompt"], args.target, "judgerl autojudge")
 
 
 def _samples(path: str, n: int | None) -> list[Any]:
