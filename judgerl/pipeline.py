@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -22,9 +23,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from judgerl.core.errors import StageError
+from judgerl.core.errors import Interrupted, StageError, disk_error
+from judgerl.core.interrupts import received
 from judgerl.core.jsonl import read_json, write_json, write_text_atomic
 from judgerl.core.logging import get_logger
+from judgerl.core.run_lock import run_dir_lock
 from judgerl.core.seeding import seed_everything
 from judgerl.core.stage import StageContext
 from judgerl.core.stage_folders import (
@@ -258,17 +261,51 @@ def run_stage(
     partial predictions. A changed config or `force` starts the stage afresh. A stage with a
     `launcher` runs as launcher subprocesses (see judgerl.launch).
 
+    The run_dir's lock is held throughout (judgerl.core.run_lock): a second run is refused.
+
     Usage: run_stage(load_recipe("recipes/quickstart.yaml"), "sft")
     """
-    digest = config_hash(recipe, name, _input_hashes(recipe, name, hashes))
-    manifest, skipped = _prepare(recipe, name, digest, force)
-    if skipped:
-        log.info(f"[{name}] finished earlier with the same config: skipped")
-        return StageOutcome(name, "skipped", manifest)
-    launcher = recipe.launchers.get(name)
-    if launcher is not None and launcher.kind != "none":
-        return _run_launched(recipe, name, manifest, launcher)
-    return _execute(recipe, name, manifest)
+    with run_dir_lock(recipe.run_dir):
+        digest = config_hash(recipe, name, _input_hashes(recipe, name, hashes))
+        manifest, skipped = _start(recipe, name, digest, force)
+        if skipped:
+            log.info(f"[{name}] finished earlier with the same config: skipped")
+            return StageOutcome(name, "skipped", manifest)
+        launcher = recipe.launchers.get(name)
+        try:
+            if launcher is not None and launcher.kind != "none":
+                return _run_launched(recipe, name, manifest, launcher)
+            return _execute(recipe, name, manifest)
+        except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM (Interrupted)
+            stopped = e if isinstance(e, Interrupted) else Interrupted(getattr(e, "signal_name", "SIGINT"))
+            stopped.stage = stopped.stage or name
+            if force:  # the same command (--only, --from, --force) would start it afresh again
+                words = ["judgerl", "stage", recipe.source, name, *recipe.overrides]
+                stopped.resume = " ".join(shlex.quote(w) for w in words)
+            raise stopped from None
+
+
+def _start(recipe: Recipe, name: str, digest: str, force: bool) -> tuple[dict[str, Any], bool]:
+    """`_prepare`, with a file system error (a full disk, no permission) as a one-line StageError."""
+    try:
+        return _prepare(recipe, name, digest, force)
+    except OSError as e:
+        reason = disk_error(e) or f"{e.strerror or e}{f' ({e.filename})' if e.filename else ''}"
+        raise StageError(
+            f"stage {name!r} could not start: {reason}; the earlier manifest is unchanged, and once "
+            "this is fixed the same command goes on"
+        ) from None
+
+
+def _write_manifest(stage_dir: Path, manifest: dict[str, Any]) -> bool:
+    """Write the manifest on rank 0; False when the disk refuses (the old manifest stays, whole)."""
+    if not is_main_process():
+        return True
+    try:
+        write_json(stage_dir / MANIFEST, manifest, durable=True)
+    except OSError:
+        return False
+    return True
 
 
 def _run_launched(
@@ -283,7 +320,7 @@ def _run_launched(
     write_json(stage_dir / MANIFEST, manifest, durable=True)
     log.info(f"[{name}] launching: {manifest['launcher']['command']}")
     start = time.time()
-    code = subprocess.run(cmd, env=env, check=False).returncode
+    code = _wait_launcher(subprocess.Popen(cmd, env=env), stage_dir, manifest, name)
     final = _manifest_or_none(stage_dir) or manifest
     if code != 0 or final.get("status") != "complete":
         if final.get("status") != "failed":
@@ -301,6 +338,29 @@ def _run_launched(
     return StageOutcome(name, "ran", final)
 
 
+def _wait_launcher(
+    process: subprocess.Popen[bytes], stage_dir: Path, manifest: dict[str, Any], name: str
+) -> int:
+    """The launcher's exit code. Interrupted (Ctrl-C, SIGTERM), the launcher gets the same signal
+    and a minute to stop its ranks (they write their own manifest), then the stage is marked failed."""
+    try:
+        return process.wait()
+    except KeyboardInterrupt as e:
+        signal_name = getattr(e, "signal_name", "SIGINT")
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM if signal_name == "SIGTERM" else signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        final = _manifest_or_none(stage_dir) or manifest
+        if final.get("status") == "running":
+            final.update(status="failed", error=f"interrupted ({signal_name})")
+            _write_manifest(stage_dir, final)
+        raise Interrupted(signal_name, stage=name) from None
+
+
 def run_launched_stage(
     recipe: Recipe, name: str, force: bool = False, wait_seconds: float = 600
 ) -> StageOutcome:
@@ -310,8 +370,15 @@ def run_launched_stage(
     (`torchrun --nproc_per_node 8 -m judgerl stage RECIPE sft`), rank 0 prepares the folder and
     the other ranks wait for its manifest. Every rank trains; only rank 0 writes.
 
+    Rank 0 holds the run_dir's lock unless the process that started the launcher holds it.
+
     Usage: python -m judgerl stage RECIPE STAGE --launched
     """
+    with run_dir_lock(recipe.run_dir) if is_main_process() else contextlib.nullcontext():
+        return _run_on_rank(recipe, name, force, wait_seconds)
+
+
+def _run_on_rank(recipe: Recipe, name: str, force: bool, wait_seconds: float) -> StageOutcome:
     digest = config_hash(recipe, name, _input_hashes(recipe, name, None))
     stage_dir = recipe.stage_dir(name)
     manifest = read_manifest(stage_dir)
@@ -320,7 +387,7 @@ def run_launched_stage(
     )
     if not ready:
         if is_main_process():
-            manifest, skipped = _prepare(recipe, name, digest, force)
+            manifest, skipped = _start(recipe, name, digest, force)
         else:
             deadline = time.time() + wait_seconds
             while True:
@@ -382,20 +449,33 @@ def _execute(recipe: Recipe, name: str, manifest: dict[str, Any]) -> StageOutcom
     kind = STAGE_KINDS[config.kind]
     stage_dir = recipe.stage_dir(name)
     resume = bool(manifest.get("resume"))
-    log.info(f"[{name}] {kind.summary} ({'resuming' if resume else 'starting'})")
     start = time.time()
-    ctx = StageContext(name=name, out_dir=stage_dir, seed=recipe.header.seed, resume=resume)
     try:
+        log.info(f"[{name}] {kind.summary} ({'resuming' if resume else 'starting'})")
+        ctx = StageContext(name=name, out_dir=stage_dir, seed=recipe.header.seed, resume=resume)
         seed_everything(recipe.header.seed)
         result = kind.run(config, ctx)
     except BaseException as e:
-        manifest.update(
-            status="failed", error=f"{type(e).__name__}: {e}", wall_seconds=round(time.time() - start, 1)
-        )
-        if is_main_process():
-            write_json(stage_dir / MANIFEST, manifest, durable=True)
+        # a signal may reach here as another exception, raised where a library was importing
+        interrupted = isinstance(e, KeyboardInterrupt) or received() is not None
+        signal_name = received() or getattr(e, "signal_name", "SIGINT")
+        error = f"interrupted ({signal_name})" if interrupted else f"{type(e).__name__}: {e}"
+        manifest.update(status="failed", error=error, wall_seconds=round(time.time() - start, 1))
+        if isinstance(getattr(e, "details", None), dict):
+            manifest["error_details"] = e.details  # type: ignore[attr-defined]
+        written = _write_manifest(stage_dir, manifest)
         # every rank keeps its own traceback: a launcher failure names the rank that failed first
-        write_text_atomic(stage_dir / _error_log_name(), traceback.format_exc())
+        with contextlib.suppress(OSError):
+            write_text_atomic(stage_dir / _error_log_name(), traceback.format_exc())
+        if interrupted:
+            raise Interrupted(signal_name, stage=name) from None
+        disk = disk_error(e) or disk_error(e.__cause__ or e.__context__)
+        if disk:
+            kept = "" if written else f"; its manifest still reads {_status(stage_dir)!r}"
+            raise StageError(
+                f"stage {name!r} ({config.kind}) stopped: {disk}{kept}; free some space and rerun the "
+                "same command to resume"
+            ) from None
         if isinstance(e, Exception) and not isinstance(e, StageError):
             raise StageError(
                 f"stage {name!r} ({config.kind}) failed: {type(e).__name__}: {e}\n"
@@ -414,7 +494,11 @@ def _execute(recipe: Recipe, name: str, manifest: dict[str, Any]) -> StageOutcom
     )
     if is_main_process():
         manifest["files"] = record_files(stage_dir, result.outputs)
-        write_json(stage_dir / MANIFEST, manifest, durable=True)
+        if not _write_manifest(stage_dir, manifest):
+            raise StageError(
+                f"stage {name!r} finished, but its manifest cannot be written (is the disk full?); it "
+                f"still reads {_status(stage_dir)!r}: free some space and rerun the same command"
+            )
         finish_replacement(recipe.run_dir, name)
     if manifest["world_size"] > 1:
         log.info(
@@ -425,11 +509,21 @@ def _execute(recipe: Recipe, name: str, manifest: dict[str, Any]) -> StageOutcom
     return StageOutcome(name, "ran", manifest)
 
 
+def _status(stage_dir: Path) -> str:
+    return str((_manifest_or_none(stage_dir) or {}).get("status", "none"))
+
+
 def run_recipe(recipe: Recipe, only: str | None = None, from_stage: str | None = None) -> list[StageOutcome]:
-    """Run the recipe's stages in order (all, `--only` one, or `--from` one on).
+    """Run the recipe's stages in order (all, `--only` one, or `--from` one on), holding the
+    run_dir's lock throughout (a second run on the same run_dir is refused).
 
     Usage: outcomes = run_recipe(load_recipe("recipes/quickstart.yaml"))
     """
+    with run_dir_lock(recipe.run_dir):
+        return _run_stages(recipe, only, from_stage)
+
+
+def _run_stages(recipe: Recipe, only: str | None, from_stage: str | None) -> list[StageOutcome]:
     names, forced = _selected(recipe, only, from_stage)
     hashes: dict[str, str] = {}
     outcomes = []
@@ -443,6 +537,8 @@ def run_recipe(recipe: Recipe, only: str | None = None, from_stage: str | None =
         outcome = run_stage(recipe, name, force=name in forced, hashes=hashes)
         hashes[name] = outcome.manifest["config_hash"]
         outcomes.append(outcome)
+        if received():  # a signal a library swallowed while the stage went on to finish
+            raise Interrupted(str(received()), stage=name)
     return outcomes
 
 
@@ -476,92 +572,3 @@ def benchmark_summary(recipe: Recipe) -> str:
     return run_summary(
         manifests, title=f"{recipe.name}: every benchmark (%)", png=recipe.run_dir / "summary.png"
     )
-
-
-_PATH_KEYS = (
-    "model",
-    "judge",
-    "critic",
-    "data",
-    "path",
-    "dir_path",
-    "deepspeed",
-    "config_file",
-    "data_files",
-)
-
-
-def _paths(obj: Any, prefix: str = "") -> list[tuple[str, str]]:
-    if isinstance(obj, dict):
-        return [p for k, v in obj.items() for p in _paths(v, f"{prefix}.{k}" if prefix else str(k))]
-    if isinstance(obj, str) and prefix.split(".")[-1] in _PATH_KEYS:
-        return [(prefix, obj)]
-    return []
-
-
-def _check_path(recipe: Recipe, value: str, key: str = "") -> tuple[str, bool]:
-    for stage in recipe.stages:
-        if Path(value).is_relative_to(recipe.stage_dir(stage)):
-            return f"from stage {stage}", True
-    if Path(value).exists():
-        return "exists", True
-    is_config = key.split(".")[-1] in ("deepspeed", "config_file")
-    looks_like_hub_id = (
-        value.count("/") == 1
-        and not value.startswith((".", "/", "~"))
-        and not value.endswith((".json", ".jsonl", ".parquet", ".yaml", ".yml", ".csv", ".txt"))
-    )
-    if looks_like_hub_id and not is_config:
-        return "hub id (not checked offline)", True
-    return "MISSING", False
-
-
-def dry_run(recipe: Recipe) -> tuple[str, list[str]]:
-    """What `judgerl run --dry-run` prints: each stage's command, environment, inputs and outputs,
-    and the list of problems (referenced files or configs that do not exist). Loads no model.
-
-    Usage: text, problems = dry_run(load_recipe("recipes/think_j/qwen2.5-7b.yaml"))
-    """
-    lines = [f"recipe {recipe.source} ({recipe.name}): {len(recipe.stages)} stages under {recipe.run_dir}/"]
-    problems = []
-    for name, config in recipe.stages.items():
-        kind = STAGE_KINDS[config.kind]
-        launcher = recipe.launchers.get(name)
-        lines.append(f"\n[{name}] {config.kind}: {kind.summary}")
-        if launcher is not None and launcher.kind != "none":
-            env = launch_env(launcher)
-            lines.append(
-                "  command: "
-                + format_command(build_command(launcher, recipe.source, name, recipe.overrides), env)
-            )
-            if launcher.env:
-                lines.append("  env: " + " ".join(f"{k}={v}" for k, v in sorted(launcher.env.items())))
-            if launcher.config_file:
-                lines.append(
-                    f"  launcher config: {launcher.config_file} ({_check_path(recipe, launcher.config_file)[0]})"
-                )
-                if not Path(launcher.config_file).exists():
-                    problems.append(
-                        f"stages.{name}.launcher.config_file: {launcher.config_file} does not exist"
-                    )
-        else:
-            from judgerl.trainers.verl import dry_run_commands  # torch-free
-
-            external = dry_run_commands(config, recipe.stage_dir(name), recipe.header.seed, name)
-            where = "in-process, then runs" if external else "in-process"
-            entry = " ".join([recipe.source, name, *recipe.overrides])
-            lines.append(f"  command: {where} (judgerl stage {entry})")
-            lines += [f"  runs: {command}" for command in external]
-        for key, value in _paths(config.model_dump(mode="json")):
-            status, ok = _check_path(recipe, value, key)
-            lines.append(f"  input {key}: {value} ({status})")
-            if not ok:
-                problems.append(f"stages.{name}.{key}: {value} does not exist and no earlier stage writes it")
-        for out, file in kind.outputs.items():
-            lines.append(f"  output {out}: {recipe.stage_dir(name) / file}")
-        if config.kind == "model":  # a named GGUF package (and the gguf reader) must be installed
-            from judgerl.models.model_refs import source_problems
-
-            problems += [f"stages.{name}.source: {p}" for p in source_problems(config.source)]  # type: ignore[attr-defined]
-    lines.append("\n" + ("problems:\n  " + "\n  ".join(problems) if problems else "no problems found"))
-    return "\n".join(lines), problems

@@ -38,6 +38,8 @@ _MAX_STRING = 100_000  # an interpolated string longer than this is an expansion
 _MAX_RESOLVE = 50_000  # values visited while resolving interpolation
 # the keys that take an infinite number on purpose (a selection temperature's uniform limit)
 _INFINITE_OK = {"scaling": ("T", "plot_T")}
+# the keys (at any depth of a stage's config) whose string value names a file, a folder or a hub id
+PATH_KEYS = ("model", "judge", "critic", "data", "path", "dir_path", "deepspeed", "config_file", "data_files")
 
 
 class RecipeHeader(StrictModel):
@@ -64,6 +66,15 @@ class RecipeHeader(StrictModel):
     @classmethod
     def _known_template(cls, value: str | None) -> str | None:
         return check_template_name(value)
+
+    @field_validator("run_dir")
+    @classmethod
+    def _a_folder(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError(
+                "expected the folder every stage writes under, e.g. runs/my_run; got an empty path"
+            )
+        return value
 
 
 @dataclass
@@ -147,6 +158,21 @@ def _number_problems(value: Any, where: str, infinite_ok: tuple[str, ...] = ()) 
             out.append(f"{key} = {_short(node)}: a seed must be an integer from 0 to 2**32-1 ({SEED_MAX})")
         elif isinstance(node, int) and abs(node) > _MAX_INT:
             out.append(f"{key} = {_short(node)}: out of range (expected at most 2**53 in size)")
+    return sorted(out)
+
+
+def _empty_paths(value: Any, where: str) -> list[str]:
+    """Path keys (PATH_KEYS, at any depth) given as an empty or blank string."""
+    out = []
+    todo: list[tuple[Any, str]] = [(value, where)]
+    while todo:
+        node, key = todo.pop()
+        if isinstance(node, dict):
+            todo.extend((v, f"{key}.{k}") for k, v in node.items())
+        elif isinstance(node, (list, tuple)):
+            todo.extend((v, f"{key}[{i}]") for i, v in enumerate(node))
+        elif isinstance(node, str) and not node.strip() and key.rsplit(".", 1)[-1] in PATH_KEYS:
+            out.append(f"{key} = {node!r}: expected a file, a folder or a hub id, got an empty path")
     return sorted(out)
 
 
@@ -375,6 +401,7 @@ def validate_recipe(raw: dict[str, Any], source: str = "<recipe>") -> Recipe:
                     f"recipe {source}: {format_validation_error(e, f'stages.{name}.launcher', values=True)} (a launcher takes: {_known_keys(LauncherSpec)})"
                 ) from e
         problems = _number_problems(resolved, f"stages.{name}", _INFINITE_OK.get(body["kind"], ()))
+        problems += _empty_paths(resolved, f"stages.{name}")
         if problems:  # before the schema, whose cross-key checks would name another key
             raise RecipeError(f"recipe {source}: {'; '.join(problems)}")
         if "prompt" in kind.config.model_fields and "prompt" not in resolved and header.prompt is not None:

@@ -1,4 +1,5 @@
-"""A generated corpus of malformed recipes for `judgerl validate` (issue 16 items 7, 8 and 10).
+"""A generated corpus of malformed recipes for `judgerl validate` (issue 16 items 7, 8 and 10; issue
+25 item 11: what only failed when the stage started).
 
 Every case is a recipe file (plus, for `extends`, the files it names), the overrides given on the
 command line, whether it must be rejected (`invalid`) or only must not crash (`borderline`: a
@@ -21,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from judgerl.recipe import read_recipe_yaml
+from judgerl.recipe import PATH_KEYS, read_recipe_yaml
 from judgerl.stages import STAGE_KINDS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -304,23 +305,71 @@ def _indent(text: str) -> str:
 def source_cases(bases: dict[str, dict[str, Any]]) -> Iterator[Case]:
     """Invalid `source:` mappings of prep stages (typed by the data-formats work, issue 16 item 8)."""
     raw = bases["small"]
-    for i, source in enumerate(
-        [
-            {"kind": "synthetic", "n_train": 10, "n_test": 0},
-            {"kind": "synthetic", "n_train": -1, "n_test": 4},
-            {"kind": "synthetic", "n_train": 10, "bogus": 1},
-            {"kind": "nope"},
-            {"n_train": 10},
-            {"kind": "local"},
-            {"kind": "llmbar", "path": 3},
-            {"kind": "gsm8k", "path": "x", "pairs_per_question": 0},
-        ]
-    ):
+    for i, source in enumerate(BAD_SOURCES):
         yield Case(
             f"source/{i}",
             {"r.yaml": _dump(_with(raw, "data", "source", source))},
             needle="stages.data.source",
         )
+
+
+BAD_SOURCES: list[dict[str, Any]] = [
+    {"kind": "synthetic", "n_train": 10, "n_test": 0},
+    {"kind": "synthetic", "n_train": -1, "n_test": 4},
+    {"kind": "synthetic", "n_train": 10, "bogus": 1},
+    {"kind": "nope"},
+    {"n_train": 10},
+    {"kind": "local"},
+    {"kind": "llmbar", "path": 3},
+    {"kind": "gsm8k", "path": "x", "pairs_per_question": 0},
+]
+
+
+def _fields(kind: str) -> dict[str, Any]:
+    return STAGE_KINDS[kind].config.model_fields
+
+
+def late_failure_cases(bases: dict[str, dict[str, Any]]) -> Iterator[Case]:
+    """Recipes that once passed validation and failed only when their stage started (issue 25 item 11):
+    a nested `data` source mapping, an unknown scheduler or dtype, heads that do not divide
+    hidden_size, an empty path, an empty run_dir, an empty stage map."""
+    for base, raw in bases.items():
+        text = _dump(raw)
+        for stage, body in raw["stages"].items():
+            fields = _fields(body["kind"])
+            if "data" in fields and "dict" in str(fields["data"].annotation).lower():
+                for i, source in enumerate(BAD_SOURCES):
+                    yield Case(
+                        f"nested-source/{base}/{stage}/{i}",
+                        {"r.yaml": _dump(_with(raw, stage, "data", source))},
+                        needle=f"stages.{stage}.data",
+                    )
+            for key, bad in (("scheduler", "nonsense"), ("dtype", "float77")):
+                if key in fields:
+                    override = f"stages.{stage}.{key}={bad}"
+                    yield Case(
+                        f"{key}/{base}/{stage}", {"r.yaml": text}, [override], needle=f"stages.{stage}.{key}"
+                    )
+            if body["kind"] == "tiny_model":
+                for heads in (3, 7, 128):  # not dividing 128, or a head size of 1 (odd)
+                    yield Case(
+                        f"heads/{base}/{stage}/{heads}",
+                        {"r.yaml": _dump(_with(raw, stage, "hidden_size", 128))},
+                        [f"stages.{stage}.heads={heads}"],
+                        needle=f"stages.{stage}.heads",
+                    )
+            for key, value in body.items():
+                if key in PATH_KEYS and isinstance(value, str):
+                    for empty in ("", "' '"):
+                        yield Case(
+                            f"empty-path/{base}/{stage}.{key}/{len(empty)}",
+                            {"r.yaml": text},
+                            [f"stages.{stage}.{key}={empty}"],
+                            needle=f"stages.{stage}.{key}",
+                        )
+        for i, empty in enumerate(("", "' '", "''")):
+            yield Case(f"empty-run-dir/{base}/{i}", {"r.yaml": text}, [f"run_dir={empty}"], needle="run_dir")
+        yield Case(f"empty-stages/{base}", {"r.yaml": text}, ["stages={}"], needle="stages")
 
 
 def borderline_cases(bases: dict[str, dict[str, Any]], per_base: int = 40) -> Iterator[Case]:
@@ -354,4 +403,10 @@ def valid_cases(bases: dict[str, dict[str, Any]]) -> Iterator[Case]:
 def corpus() -> list[Case]:
     """The whole corpus: invalid cases first, then the sources, the borderline and the valid ones."""
     bases = base_recipes()
-    return [*invalid_cases(bases), *source_cases(bases), *borderline_cases(bases), *valid_cases(bases)]
+    return [
+        *invalid_cases(bases),
+        *late_failure_cases(bases),
+        *source_cases(bases),
+        *borderline_cases(bases),
+        *valid_cases(bases),
+    ]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from judgerl.cli.dry_run import dry_run
 from judgerl.core.errors import RecipeError
 from judgerl.core.jsonl import read_json, write_jsonl
 from judgerl.core.samples import read_samples
@@ -23,7 +24,7 @@ from judgerl.data_prep.pairs import (
 from judgerl.data_prep.sft_format import trace_for
 from judgerl.judge_spec.families import PromptSpec
 from judgerl.launch import LauncherSpec, build_command
-from judgerl.pipeline import dry_run, run_recipe
+from judgerl.pipeline import run_recipe
 from judgerl.recipe import Recipe, load_recipe
 
 REPO = Path(__file__).resolve().parents[1]

@@ -27,6 +27,7 @@ from judgerl.judge_spec.presets import DEFAULT_SPEC, builtin_spec
 from judgerl.judge_spec.reading import read
 from judgerl.judge_spec.spec import JudgeSpec
 from judgerl.models.generation import SamplingSpec
+from judgerl.models.import_config import LoadDtype
 
 log = get_logger(__name__)
 OUTPUTS = {
@@ -55,7 +56,7 @@ class AutoJudgeStage(StrictModel):
     n_test: int = Field(60, ge=1)
     window: int = Field(16, ge=1)
     max_new_tokens: int = Field(150, ge=1)
-    dtype: str = "float32"
+    dtype: LoadDtype = "float32"
     device: str = "cpu"
 
 
@@ -165,7 +166,7 @@ def run_autojudge(stage: AutoJudgeStage, ctx: StageContext) -> StageResult:
         tok,
         items_from_samples(train, spec),
         get_checker(stage.checker),
-        ctx.path(OUTPUTS["mining"]),
+        ctx.resume_path(OUTPUTS["mining"]),
         max_new_tokens=stage.max_new_tokens,
         max_mismatches=stage.max_mismatches,
         progress=ctx.progress,

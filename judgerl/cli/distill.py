@@ -122,6 +122,10 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValidationError as e:
         raise JudgeRLError(f"judgerl distill: {format_validation_error(e)}") from e
+    if stage.teacher.kind in ("hf", "vllm"):  # a missing teacher folder: one line, before the data is read
+        from judgerl.cli.eval_data import judge_tokenizer
+
+        judge_tokenizer(stage.teacher.model, require_template=False)  # type: ignore[union-attr]
     out = Path(args.out)
     ctx = StageContext(name="distill", out_dir=out, seed=args.seed, resume=not args.fresh)
     result = run_distill(stage, ctx, server_factory=JudgeServerProcess)  # the stage prints its statistics

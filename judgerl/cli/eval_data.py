@@ -77,6 +77,23 @@ def _first_line(err: Exception) -> str:
     return str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
 
 
+def check_model_path(model: str, what: str = "judge model") -> None:
+    """A `model` that names a local path (`/x`, `./x`, `a/b/c`, `~/x`) must be a checkpoint folder: a
+    missing one (or a file) is the one-line JudgeRLError `judgerl serve` gives, not the hub's complaint
+    about the form of a repo id. A hub id is left to the loader.
+
+    Usage: check_model_path(args.model)  # before any tokenizer or config is read
+    """
+    from judgerl.models.loading import model_source
+
+    try:
+        model_source(model)
+    except (OSError, ValueError) as err:
+        raise JudgeRLError(
+            f"cannot load the {what} {model!r}: {_first_line(err)} (expected a checkpoint folder or a hub id)"
+        ) from None
+
+
 def judge_tokenizer(model: str, chat_template: str | None = None, require_template: bool = True) -> Any:
     """The judge `model`'s tokenizer, given `chat_template` when it has none; no weights are loaded.
 
@@ -92,6 +109,7 @@ def judge_tokenizer(model: str, chat_template: str | None = None, require_templa
 
     from judgerl.models.chat_templates import apply_default_template, require_chat_template
 
+    check_model_path(model)
     tok_source = model if (Path(model) / "tokenizer_config.json").is_file() else _adapter_base(model)
     try:
         tokenizer = AutoTokenizer.from_pretrained(tok_source)
@@ -120,6 +138,7 @@ def model_context(
 
     from judgerl.models.generation import render_prompts
 
+    check_model_path(model)
     try:
         config = AutoConfig.from_pretrained(_adapter_base(model))
     except (OSError, ValueError) as err:

@@ -29,7 +29,8 @@ from judgerl.cli import (
 )
 from judgerl.cli import eval as eval_command
 from judgerl.cli.command_parser import CommandParser
-from judgerl.core.errors import JudgeRLError
+from judgerl.core.errors import Interrupted, JudgeRLError, disk_error
+from judgerl.core.interrupts import install as install_interrupts
 
 COMMANDS: tuple[ModuleType, ...] = (
     ls,
@@ -100,11 +101,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `judgerl` console script: 0 on success, 2 on a JudgeRLError (printed).
+    """Entry point of the `judgerl` console script: 0 on success, 2 on a JudgeRLError or a full disk
+    (one line), 130 after Ctrl-C and 143 after SIGTERM (one line saying how to resume).
 
     Usage: main(["validate", "recipes/quickstart.yaml"])
     """
     args = build_parser().parse_args(argv)
+    # a server (uvicorn) handles its own signals; elsewhere Ctrl-C and SIGTERM stop a run in one line
+    restore = install_interrupts() if args.command != "serve" else (lambda: None)
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # inside the try, so that a reader that went away is handled below
@@ -112,10 +116,21 @@ def main(argv: list[str] | None = None) -> int:
     except JudgeRLError as e:
         print(f"judgerl: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM as Interrupted; a stage names itself
+        stopped = e if isinstance(e, Interrupted) else Interrupted()
+        print(f"judgerl: {stopped.message()}", file=sys.stderr)
+        return stopped.exit_code
     except BrokenPipeError:
         # the reader went away (`judgerl ls | head`): stop quietly, as other CLI tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as e:
+        if disk_error(e) is None:
+            raise
+        print(f"judgerl: error: {disk_error(e)}; free some space and rerun the same command", file=sys.stderr)
+        return 2
+    finally:
+        restore()
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     recipe = load_recipe(args.recipe, args.overrides)
     if args.dry_run:
-        from judgerl.pipeline import dry_run
+        from judgerl.cli.dry_run import dry_run
 
         text, problems = dry_run(recipe)
         print(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import random
 
@@ -17,15 +18,12 @@ def seed_everything(seed: int) -> None:
         raise ValueError(f"seed {seed!r}: expected an integer from 0 to 2**32-1 ({SEED_MAX})")
     random.seed(seed)
     os.environ["PYTHONHASHSEED"] = str(seed)
-    try:
+    # no `except ImportError` around the imports: Ctrl-C during an import can come out as one
+    if importlib.util.find_spec("numpy") is not None:
         import numpy as np
 
         np.random.seed(seed)
-    except ImportError:  # pragma: no cover - numpy ships with torch
-        pass
-    try:
+    if importlib.util.find_spec("torch") is not None:
         import torch
 
         torch.manual_seed(seed)
-    except ImportError:  # pragma: no cover
-        pass

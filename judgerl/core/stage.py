@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from judgerl.core.stage_folders import inside_stage_folder
+
 
 @dataclass
 class StageContext:
@@ -24,6 +26,15 @@ class StageContext:
     def path(self, *parts: str) -> Path:
         """A path inside the stage folder. Usage: ctx.path("train.jsonl")."""
         return self.out_dir.joinpath(*parts)
+
+    def resume_path(self, *parts: str) -> Path:
+        """A path inside the stage folder that a resumed stage opens, appends to or removes (partial
+        predictions, appended records, trainer checkpoints): a StageError when it, or a folder on the
+        way, is a symbolic link (judgerl.core.stage_folders.inside_stage_folder).
+
+        Usage: partial = ctx.resume_path("predictions.partial.jsonl")
+        """
+        return inside_stage_folder(self.out_dir, self.path(*parts))
 
 
 @dataclass

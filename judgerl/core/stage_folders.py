@@ -133,6 +133,52 @@ def _checked(run_dir: Path, stage: str, path: Path, action: str) -> Path:
     return target
 
 
+def inside_stage_folder(
+    stage_dir: str | os.PathLike[str], path: str | os.PathLike[str], whole_tree: bool = False
+) -> Path:
+    """`path`, after checking that it lies inside `stage_dir` with no symbolic link on the way: what
+    a resumed stage opens, appends to or removes (partial predictions, appended records, trainer
+    checkpoints) must be its own regular file or folder, never a link planted to a file elsewhere.
+
+    The stage folder itself may be a link (it is resolved first); below it, the path and each
+    folder between must not be links, and an existing path must be a regular file or a folder.
+    With `whole_tree`, nothing inside a folder `path` may be a link either (a trainer's checkpoints,
+    which the trainer overwrites and rotates away). Anything else is a StageError naming the link
+    and where it points.
+
+    Usage: partial = inside_stage_folder(ctx.out_dir, ctx.path("predictions.partial.jsonl"))
+    """
+    root = Path(stage_dir).resolve()
+    lexical = Path(os.path.abspath(path))
+    base = Path(os.path.abspath(stage_dir))
+    if lexical.is_relative_to(base):
+        parts = lexical.relative_to(base).parts
+    elif lexical.is_relative_to(root):
+        parts = lexical.relative_to(root).parts
+    else:
+        raise StageError(f"refusing to use {path}: it is not inside the stage folder {root}")
+    current = root
+    for part in parts:
+        current = current / part
+        _no_link(root, current)
+    if current.exists() and not (current.is_file() or current.is_dir()):
+        raise StageError(f"refusing to resume with {current}: it is not a regular file or folder")
+    if whole_tree and current.is_dir():
+        for folder, dirs, files in os.walk(current):  # never follows a link
+            for name in (*dirs, *files):
+                _no_link(root, Path(folder) / name)
+    return Path(path)
+
+
+def _no_link(root: Path, path: Path) -> None:
+    if path.is_symlink():
+        raise StageError(
+            f"refusing to resume with {path}: it is a symbolic link (to {os.readlink(path)}); a stage "
+            f"opens, appends to and removes only its own files inside {root}. Remove the link and "
+            "rerun (or run the stage afresh with --only / --force)"
+        )
+
+
 def remove_stage_folder(run_dir: Path, stage: str, path: Path) -> None:
     """Delete a stage folder (or its aside copy) after the checks above; a symlink loses only the link.
 

@@ -23,10 +23,12 @@ from pydantic import Field, SerializerFunctionWrapHandler, model_serializer, mod
 
 from judgerl.core.config import StrictModel
 from judgerl.core.serve_options import SERVE_PROMPTS, ServeOptions, serve_args
+from judgerl.data_prep.sources.specs import PathOrSource
 from judgerl.data_prep.subsample import DEFAULT_SUBSAMPLE, SubsampleMode, drop_unused_subsample
 from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.files import JudgeSpecField
 from judgerl.models.decoding_config import CHUNK_HELP, EndpointConnection
+from judgerl.models.import_config import LoadDtype
 
 OUTPUTS = {"traces": "traces.jsonl", "answers": "answers.jsonl", "stats": "stats.json"}
 
@@ -116,7 +118,7 @@ class LocalTeacher(StrictModel):
     batch_size: int = Field(32, ge=1)
     chunk_size: int | None = Field(None, ge=1, description=CHUNK_HELP)
     top_k: int = Field(0, ge=0)
-    dtype: str = "auto"
+    dtype: LoadDtype = "auto"
 
 
 Teacher = Annotated[OpenAITeacher | LocalTeacher, Field(discriminator="kind")]
@@ -137,7 +139,7 @@ class DistillStage(StrictModel):
     """
 
     kind: Literal["distill"] = "distill"
-    data: str | dict[str, Any]
+    data: PathOrSource
     teacher: Teacher
     prompt: PromptSpec | None = None
     judge_spec: JudgeSpecField = None

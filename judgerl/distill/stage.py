@@ -32,7 +32,7 @@ from judgerl.core.stage import StageContext, StageResult
 from judgerl.core.types import JudgeSample
 from judgerl.data_prep.subsample import subsample
 from judgerl.distill.accept import AcceptRules, TokenCounter, decide, trace_sample
-from judgerl.distill.answers import AnswerLog, read_finished
+from judgerl.distill.answers import TORN_SUFFIX, AnswerLog, read_finished
 from judgerl.distill.config import OUTPUTS, DistillStage, LocalTeacher, OpenAITeacher
 from judgerl.distill.report import DistillTally, summary_line
 from judgerl.distill.teachers import (
@@ -216,7 +216,8 @@ def run_distill(
         raise StageError(f"distill: no samples in {stage.data}")
     rules = _rules(stage, spec)  # a bad tokenizer stops the stage before the teacher is asked
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
-    answers_path = ctx.path(OUTPUTS["answers"])
+    answers_path = ctx.resume_path(OUTPUTS["answers"])
+    ctx.resume_path(OUTPUTS["answers"] + TORN_SUFFIX)  # where a torn last answer is appended
     if not ctx.resume:
         answers_path.unlink(missing_ok=True)
     finished = read_finished(answers_path, samples)

@@ -13,6 +13,7 @@ from judgerl.core.config import StrictModel
 from judgerl.data_prep.subsample import DEFAULT_SUBSAMPLE, SubsampleMode
 from judgerl.models.chat_templates import check_template_name
 from judgerl.models.decoding_config import CHUNK_HELP, EndpointSpec, check_endpoint, generator_kwargs
+from judgerl.models.import_config import LoadDtype
 
 
 class BenchmarkGenerationKeys(StrictModel):
@@ -38,7 +39,7 @@ class BenchmarkGenerationKeys(StrictModel):
     max_samples: int | None = Field(None, ge=1)
     subsample: SubsampleMode = DEFAULT_SUBSAMPLE
     backend: Literal["hf", "vllm", "openai"] = "hf"
-    dtype: str = "auto"
+    dtype: LoadDtype = "auto"
     tensor_parallel_size: int = Field(1, ge=1)
     gpu_memory_utilization: float = Field(0.9, gt=0, le=1)
     max_model_len: int | None = Field(None, ge=1)

@@ -177,11 +177,11 @@ def judge_pairs(
     sampling = stage.sampling(ctx.seed)
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     tag = run_tag(stage, spec, order_seed, ctx.seed)
-    partial = ctx.path(f"predictions.partial.{tag}.jsonl")
+    partial = ctx.resume_path(f"predictions.partial.{tag}.jsonl")
     if not ctx.resume:
         for old in ctx.out_dir.glob("predictions.partial.*"):
             old.unlink()
-    clock = StageClock(ctx.path(f"predictions.partial.{tag}.seconds.json"), resume=ctx.resume)
+    clock = StageClock(ctx.resume_path(f"predictions.partial.{tag}.seconds.json"), resume=ctx.resume)
     if generator is None:
         generator = make_generator(stage.backend, stage.model, **stage.generator_kwargs(ctx.seed))
     backend = generator

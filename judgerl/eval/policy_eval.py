@@ -24,6 +24,7 @@ from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.answers import extract_answer
 from judgerl.data_prep.policy_data import answer_correct, policy_rows
+from judgerl.models.import_config import LoadDtype
 
 log = get_logger("judgerl.policy_eval")
 OUTPUTS = {"metrics": "metrics.json", "predictions": "predictions.jsonl"}
@@ -41,7 +42,7 @@ class PolicyEvalStage(StrictModel):
     samples: int = Field(1, ge=1)
     batch_size: int = Field(64, ge=1)
     backend: Literal["hf", "vllm"] = "hf"
-    dtype: str = "auto"
+    dtype: LoadDtype = "auto"
 
     @model_validator(mode="after")
     def _samples_need_sampling(self) -> PolicyEvalStage:

@@ -19,6 +19,7 @@ from judgerl.core.logging import get_logger, print_report
 from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.core.types import JudgeSample
+from judgerl.data_prep.sources.specs import PathOrSource
 from judgerl.data_prep.subsample import DEFAULT_SUBSAMPLE, SubsampleMode, drop_unused_subsample, subsample
 from judgerl.eval.logprob import EvalScoring, check_eval_scoring, drop_default_scoring
 from judgerl.eval.metrics import metrics_table, pairwise_metrics
@@ -39,6 +40,7 @@ from judgerl.models.decoding_config import (
     drop_unset,
     generator_kwargs,
 )
+from judgerl.models.import_config import LoadDtype
 
 log = get_logger("judgerl.eval")
 OUTPUTS = {"metrics": "metrics.json", "predictions": "predictions.jsonl", "table": "table.md"}
@@ -67,7 +69,7 @@ class EvalStage(StrictModel):
     kind: Literal["eval"] = "eval"
     model: str | None = None
     model_name: str | None = None
-    data: str | dict[str, Any]
+    data: PathOrSource
     prompt: PromptSpec | None = None
     judge_spec: JudgeSpecField = None
     both_orders: bool = True
@@ -79,7 +81,7 @@ class EvalStage(StrictModel):
     subsample: SubsampleMode = DEFAULT_SUBSAMPLE
     backend: Backend = "hf"
     decoding: DecodingSpec | None = Field(None, validate_default=True)
-    dtype: str = "auto"
+    dtype: LoadDtype = "auto"
     scoring: EvalScoring = "generate"
     chat_template: str | None = None
     endpoint: EndpointSpec | None = Field(None, validate_default=True)
@@ -123,7 +125,7 @@ class EvalStage(StrictModel):
 
 def _load_eval_samples(data: str | dict[str, Any]) -> list[JudgeSample]:
     if isinstance(data, str):
-        return read_samples(data)
+        return read_samples(data, unique=True)
     from judgerl.data_prep.sources import load_source
 
     result = load_source(dict(data))
@@ -150,12 +152,12 @@ def run_eval(stage: EvalStage, ctx: StageContext) -> StageResult:
     samples, drawn = subsample(_load_eval_samples(stage.data), stage.max_samples, stage.subsample, ctx.seed)
     if not samples:
         raise ValueError(f"eval: no samples in {stage.data}")
-    partial = ctx.path("predictions.partial.jsonl")
+    partial = ctx.resume_path("predictions.partial.jsonl")
     if not ctx.resume and partial.exists():
         partial.unlink()
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     # judging seconds of every attempt, so a resumed stage reports its whole judging time
-    clock = StageClock(ctx.path("predictions.partial.seconds.json"), resume=ctx.resume)
+    clock = StageClock(ctx.resume_path("predictions.partial.seconds.json"), resume=ctx.resume)
     backend: Any = None
     if classifier:
         from judgerl.eval.classifier import classifier_rows, load_classifier

@@ -25,6 +25,9 @@ from judgerl.models.chat_templates import check_template_name
 
 OUTPUTS = {"checkpoint": "checkpoint", "manifest": "import.json"}
 Dtype = Literal["float32", "bfloat16", "float16"]
+# the dtypes a stage loads a model in (judgerl.models.loading.DTYPES, and "auto": the checkpoint's own
+# on a GPU, float32 on a CPU)
+LoadDtype = Literal["auto", "float32", "bfloat16", "float16"]
 
 
 class HubSource(StrictModel):

@@ -51,8 +51,12 @@ def _looks_local(path_or_id: str) -> bool:
     )
 
 
-def _resolve(path_or_id: str) -> tuple[str, bool]:
-    """Return (path or id, is_local); raise FileNotFoundError for a local-looking path that is missing."""
+def model_source(path_or_id: str) -> tuple[str, bool]:
+    """(path or hub id, is_local): FileNotFoundError for a local-looking path that is missing,
+    ValueError for a file where a checkpoint folder is expected. Nothing is loaded.
+
+    Usage: source, is_local = model_source("runs/quickstart/sft/checkpoint")
+    """
     expanded = os.path.expanduser(str(path_or_id))
     if os.path.exists(expanded):
         if not os.path.isdir(expanded):
@@ -122,7 +126,7 @@ def load_model_and_tokenizer(
 
     Usage: model, tok = load_model_and_tokenizer("runs/quickstart/sft/checkpoint", device="cpu")
     """
-    source, is_local = _resolve(str(path_or_id))
+    source, is_local = model_source(str(path_or_id))
     dev = _resolve_device(device)
     torch_dtype = _resolve_dtype(dtype, dev)
 
@@ -134,7 +138,7 @@ def load_model_and_tokenizer(
             base = json.load(f).get("base_model_name_or_path") or ""
         if not base:
             raise ValueError(f"adapter folder {source!r} names no base_model_name_or_path")
-        base, _ = _resolve(base)
+        base, _ = model_source(base)
 
     log.info(f"loading model {base} ({torch_dtype}, {dev})")
     # device_map places the weights straight on the device (no full copy in host memory first).
@@ -147,7 +151,7 @@ def load_model_and_tokenizer(
         model = _apply_adapter(model, adapter_dir, merge_lora)
     extra_adapter: str | None = None
     if lora_adapter is not None:
-        extra_adapter, _ = _resolve(str(lora_adapter))
+        extra_adapter, _ = model_source(str(lora_adapter))
         model = _apply_adapter(model, extra_adapter, merge_lora)
     model.eval()
 

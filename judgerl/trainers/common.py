@@ -6,14 +6,26 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Literal, Protocol, cast
 
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from judgerl.core.config import StrictModel
+from judgerl.core.stage_folders import inside_stage_folder
 from judgerl.trainers.publish import PushSpec
 from judgerl.trainers.saving import check_deepspeed_config, single_process_world
 from judgerl.trainers.tracking import ReportTo, training_args
+
+# the learning-rate schedules transformers builds from a name alone (the others need keys judgerl has not)
+Scheduler = Literal[
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "constant",
+    "constant_with_warmup",
+    "inverse_sqrt",
+]
 
 
 class LoraSpec(StrictModel):
@@ -62,6 +74,8 @@ class TrainingKeys(StrictModel):
     A stage config subclasses it and redeclares a key only to change its default (SFT: lr 2e-5,
     cosine, 3% warmup; DPO: lr 1e-6, cosine, 10% warmup; GRPO: these). `max_steps: -1` trains for
     `epochs`; `warmup_ratio` is a fraction of the total steps; `bf16: null` means "on a GPU".
+    `on_nonfinite: stop` (the default) fails the stage at the first NaN or inf loss, gradient or
+    weight, saving nothing non-finite (judgerl.trainers.nonfinite); `continue` is TRL's behaviour.
 
     >>> TrainingKeys().scheduler, TrainingKeys(lr=3e-5).lr
     ('constant', 3e-05)
@@ -73,7 +87,7 @@ class TrainingKeys(StrictModel):
     batch_size: int = Field(16, ge=1)
     grad_accum: int = Field(1, ge=1)
     warmup_ratio: float = Field(0.0, ge=0, lt=1)
-    scheduler: str = "constant"
+    scheduler: Scheduler = "constant"
     weight_decay: float = Field(0.0, ge=0)
     adam_beta2: float = Field(0.999, gt=0, lt=1)
     max_grad_norm: float = Field(1.0, gt=0)
@@ -87,6 +101,19 @@ class TrainingKeys(StrictModel):
     run_name: str | None = Field(None, exclude=True)
     # uploads the checkpoint (and its model card) when the stage ends (trainers/publish.py); not hashed either
     push_to_hub: PushSpec | None = Field(None, exclude=True)
+    on_nonfinite: Literal["stop", "continue"] = "stop"
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return drop_default_nonfinite(handler(self))
+
+
+def drop_default_nonfinite(data: Any) -> Any:
+    """`data` without `on_nonfinite: stop` (the default), so that training stages keep the config hash
+    they had before the key existed. Usage: inside a stage's `model_serializer(mode="wrap")`."""
+    if isinstance(data, dict) and data.get("on_nonfinite") == "stop":
+        data.pop("on_nonfinite")
+    return data
 
 
 def schedule_args(stage: TrainingKeys, ctx: Any) -> dict[str, Any]:
@@ -102,7 +129,7 @@ def schedule_args(stage: TrainingKeys, ctx: Any) -> dict[str, Any]:
     check_deepspeed_config(getattr(stage, "deepspeed", None))
     single_process_world(getattr(stage, "deepspeed", None))
     return {
-        "output_dir": str(ctx.path("trainer")),
+        "output_dir": str(ctx.resume_path("trainer")),
         "max_steps": stage.max_steps,
         "num_train_epochs": stage.epochs,
         "learning_rate": stage.lr,
@@ -121,6 +148,8 @@ def schedule_args(stage: TrainingKeys, ctx: Any) -> dict[str, Any]:
         "data_seed": ctx.seed,
         "deepspeed": getattr(stage, "deepspeed", None),
         "disable_tqdm": not ctx.progress,
+        # a NaN step's loss is logged as it is (not as the window's average) where the run stops on it
+        "logging_nan_inf_filter": getattr(stage, "on_nonfinite", "stop") == "continue",
         **device_args(stage.bf16),
         **training_args(stage, ctx),
     }
@@ -184,13 +213,23 @@ def trl_grpo_config(stage: TrainingKeys, ctx: Any, weights: Sequence[float], **e
     return GRPOConfig(**grpo_args(stage, ctx, weights), **engine_keys)
 
 
-def train_resumable(trainer: Any, ctx: Any, log: Any) -> tuple[Any, float, str | None]:
+def train_resumable(
+    trainer: Any, ctx: Any, log: Any, on_nonfinite: str = "stop"
+) -> tuple[Any, float, str | None]:
     """`trainer.train()`, resumed from the stage's last `trainer/checkpoint-N` when the run resumes.
 
+    The trainer gets the NonFiniteGuard callback (unless `on_nonfinite` is "continue"): a NaN or
+    inf loss, gradient or weight stops the stage with a StageError. A symbolic link anywhere in
+    the trainer folder is refused before anything in it is read, overwritten or rotated away.
     Returns (train output, training seconds, the checkpoint resumed from or None).
-    Usage: output, seconds, resumed_from = train_resumable(trainer, ctx, log)
+    Usage: output, seconds, resumed_from = train_resumable(trainer, ctx, log, stage.on_nonfinite)
     """
-    resume = last_trainer_checkpoint(ctx.path("trainer")) if ctx.resume else None
+    if on_nonfinite == "stop":
+        from judgerl.trainers.nonfinite import NonFiniteGuard
+
+        trainer.add_callback(NonFiniteGuard(ctx.name))
+    folder = inside_stage_folder(ctx.out_dir, ctx.path("trainer"), whole_tree=True)
+    resume = last_trainer_checkpoint(folder) if ctx.resume else None
     if resume is not None:
         log.info(f"{ctx.name}: resuming from {resume}")
         declare_tied_weights_unsaved(trainer.model)

@@ -32,7 +32,15 @@ from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.pairs import read_pairs
 from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.files import JudgeSpecField, resolve_spec
-from judgerl.trainers.common import LoraSpec, TrainingKeys, schedule_args, train_resumable, whole_stage_loss
+from judgerl.models.import_config import LoadDtype
+from judgerl.trainers.common import (
+    LoraSpec,
+    Scheduler,
+    TrainingKeys,
+    schedule_args,
+    train_resumable,
+    whole_stage_loss,
+)
 
 log = get_logger("judgerl.dpo")
 OUTPUTS = {"checkpoint": "checkpoint"}
@@ -80,11 +88,11 @@ class DPOStage(TrainingKeys):
     precompute_ref_batch_size: int | None = Field(None, ge=1)
     batch_size: int = Field(8, ge=1)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
-    scheduler: str = "cosine"
+    scheduler: Scheduler = "cosine"
     max_length: int = Field(2048, ge=16)
     lora: LoraSpec | None = None
     merge_lora: bool = True
-    dtype: str = "auto"
+    dtype: LoadDtype = "auto"
     gradient_checkpointing: bool = False
     save_steps: int = Field(200, ge=1)
     logging_steps: int = Field(10, ge=1)
@@ -211,7 +219,7 @@ def run_dpo(stage: DPOStage, ctx: StageContext) -> StageResult:
             processing_class=tokenizer,
             peft_config=stage.lora.to_peft() if stage.lora else None,
         )
-        output, train_seconds, resumed_from = train_resumable(trainer, ctx, log)
+        output, train_seconds, resumed_from = train_resumable(trainer, ctx, log, stage.on_nonfinite)
 
     checkpoint = ctx.path(OUTPUTS["checkpoint"])
     history = trainer.state.log_history

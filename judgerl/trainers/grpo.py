@@ -179,7 +179,7 @@ def _run_trl(stage: GRPOStage, ctx: StageContext) -> StageResult:
             processing_class=tokenizer,
             peft_config=stage.lora.to_peft() if stage.lora else None,
         )
-        output, train_seconds, resumed_from = train_resumable(trainer, ctx, log)
+        output, train_seconds, resumed_from = train_resumable(trainer, ctx, log, stage.on_nonfinite)
 
     history = trainer.state.log_history
     keys = reward_keys(history)

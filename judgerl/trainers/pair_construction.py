@@ -63,6 +63,7 @@ from judgerl.models.decoding_config import (
     drop_unset,
     generator_kwargs,
 )
+from judgerl.models.import_config import LoadDtype
 
 log = get_logger("judgerl.pairs")
 OUTPUTS = {"pairs": "pairs.jsonl", "chosen_sft": "chosen_sft.jsonl", "stats": "stats.json"}
@@ -104,7 +105,7 @@ class PairsStage(StrictModel):
     filters: list[dict[str, Any]] = Field(default_factory=list)
     backend: Backend = "hf"
     decoding: DecodingSpec | None = Field(None, validate_default=True)
-    dtype: str = "auto"
+    dtype: LoadDtype = "auto"
     endpoint: EndpointSpec | None = Field(None, validate_default=True)
 
     @field_validator("endpoint")
@@ -314,7 +315,7 @@ def run_pairs(stage: PairsStage, ctx: StageContext) -> StageResult:
     if not samples:
         raise StageError(f"pairs: no samples in {stage.data}")
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
-    partial = ctx.path(PARTIAL)
+    partial = ctx.resume_path(PARTIAL)
     if not ctx.resume and partial.exists():
         partial.unlink()
     done = _read_partial(partial)

@@ -369,7 +369,7 @@ def _train(stage: PolicyGRPOStage, ctx: StageContext, url: str | None) -> StageR
             train_dataset=Dataset.from_list(rows),
             processing_class=tokenizer,
         )
-        output, train_seconds, resumed_from = train_resumable(trainer, ctx, log)
+        output, train_seconds, resumed_from = train_resumable(trainer, ctx, log, stage.on_nonfinite)
 
     history = trainer.state.log_history
     per_reward = [k for k in reward_keys(history) if k != "reward"]

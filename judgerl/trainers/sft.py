@@ -20,7 +20,15 @@ from judgerl.data_prep.sft_format import sft_records
 from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.files import JudgeSpecField, resolve_spec
 from judgerl.models.chat_templates import check_template_name
-from judgerl.trainers.common import LoraSpec, TrainingKeys, schedule_args, train_resumable, whole_stage_loss
+from judgerl.trainers.common import (
+    LoraSpec,
+    Scheduler,
+    TrainingKeys,
+    drop_default_nonfinite,
+    schedule_args,
+    train_resumable,
+    whole_stage_loss,
+)
 
 log = get_logger("judgerl.sft")
 OUTPUTS = {"checkpoint": "checkpoint"}
@@ -49,7 +57,7 @@ class SFTStage(TrainingKeys):
     lr: float = Field(2e-5, gt=0)
     batch_size: int = Field(8, ge=1)
     warmup_ratio: float = Field(0.03, ge=0, lt=1)
-    scheduler: str = "cosine"
+    scheduler: Scheduler = "cosine"
     max_length: int = Field(2048, ge=16)
     lora: LoraSpec | None = None
     merge_lora: bool = True
@@ -69,7 +77,7 @@ class SFTStage(TrainingKeys):
         # `target: judge` and an unset chat_template (the defaults) are left out so that SFT
         # stages keep the config hash they had before these keys existed, and finished runs
         # are not retrained.
-        data = handler(self)
+        data = drop_default_nonfinite(handler(self))
         if isinstance(data, dict) and data.get("target") == "judge":
             data.pop("target")
         if isinstance(data, dict) and data.get("chat_template") is None:
@@ -151,7 +159,7 @@ def run_sft(stage: SFTStage, ctx: StageContext) -> StageResult:
         dropped = len(rows) - len(trainer.train_dataset)
         if dropped:
             log.warning(f"sft: {dropped} of {len(rows)} rows are longer than max_length={stage.max_length}")
-        output, train_seconds, resumed_from = train_resumable(trainer, ctx, log)
+        output, train_seconds, resumed_from = train_resumable(trainer, ctx, log, stage.on_nonfinite)
 
     checkpoint = ctx.path(OUTPUTS["checkpoint"])
     files = card_files(stage, ctx, checkpoint, spec)

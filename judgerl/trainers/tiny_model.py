@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from judgerl.core.config import StrictModel
 from judgerl.core.samples import read_samples
@@ -38,6 +38,26 @@ class TinyModelStage(StrictModel):
     vocab_size: int = Field(1024, ge=300)
     max_position: int = Field(1024, ge=64)
     tokenizer_texts: int = Field(2000, ge=10)
+
+    @field_validator("heads")
+    @classmethod
+    def _heads_divide_hidden_size(cls, heads: int, info: ValidationInfo) -> int:
+        # checked here, not when the stage builds the model: rotary embeddings need an even head size
+        hidden_size = info.data.get("hidden_size")
+        if hidden_size is None:
+            return heads  # hidden_size itself is invalid and reported
+        head_dim, rest = divmod(hidden_size, heads)
+        if rest or head_dim % 2:
+            raise ValueError(
+                f"hidden_size {hidden_size} / heads {heads} must be a whole, even head size "
+                f"(e.g. heads: {_heads_hint(hidden_size)})"
+            )
+        return heads
+
+
+def _heads_hint(hidden_size: int) -> int:
+    """The largest head count up to 8 that gives an even head size (1 when none does)."""
+    return next((h for h in range(8, 0, -1) if hidden_size % h == 0 and (hidden_size // h) % 2 == 0), 1)
 
 
 def _messages_text(prompt: list[dict[str, str]] | str) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 PROBE = r"""
 import json, sys
-from judgerl.pipeline import dry_run
+from judgerl.cli.dry_run import dry_run
 from judgerl.recipe import load_recipe
 recipe = load_recipe(sys.argv[1], ["report_to=tensorboard", "run_name=verl-dry"])
 text, problems = dry_run(recipe)

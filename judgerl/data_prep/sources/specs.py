@@ -251,3 +251,16 @@ def _checked_mapping(value: Any) -> Any:
 
 # A stage key holding a source mapping: validated against its kind's spec, kept as written.
 SourceMapping = Annotated[dict[str, Any], BeforeValidator(_checked_mapping)]
+
+
+def _path_or_mapping(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return _checked_mapping(value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a file path or a source mapping with a 'kind', got {value!r}")
+    return value
+
+
+# A stage key that is a file path or a source mapping (the `data` of eval, rewardbench, distill): a
+# mapping is validated against its kind's spec, errors named by the mapping's own keys.
+PathOrSource = Annotated[str | dict[str, Any], BeforeValidator(_path_or_mapping)]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from judgerl.core.errors import DataError
 from judgerl.core.logging import get_logger, print_report
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.sources.judgebench import load_judgebench
@@ -50,7 +51,10 @@ def run_judgebench(stage: JudgeBenchStage, ctx: StageContext, generator: Any = N
     loaded = load_judgebench(stage.data, on_bad_row=stage.on_bad_row)
     samples, drawn = subsample(loaded.samples, stage.max_samples, stage.subsample, ctx.seed, unit="pairs")
     if not samples:
-        raise ValueError(f"judgebench: no pairs in {stage.data} ({loaded.summary()})")
+        raise DataError(
+            f"judgebench: no pairs in {stage.data} ({loaded.summary()}); expected JudgeBench rows "
+            "(question, response_A, response_B, label)"
+        )
     run = judge_pairs(stage, ctx, samples, None, generator)
     metrics: dict[str, Any] = {
         "benchmark": "judgebench",

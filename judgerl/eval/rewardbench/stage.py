@@ -44,9 +44,11 @@ from pydantic import (
     model_validator,
 )
 
+from judgerl.core.errors import DataError
 from judgerl.core.jsonl import write_json, write_jsonl, write_text_atomic
 from judgerl.core.logging import get_logger, print_report
 from judgerl.core.stage import StageContext, StageResult
+from judgerl.data_prep.sources.specs import PathOrSource
 from judgerl.data_prep.subsample import drop_unused_subsample
 from judgerl.eval.generation_keys import BenchmarkGenerationKeys
 from judgerl.eval.logprob import EvalScoring, check_eval_scoring, drop_default_scoring, with_scoring
@@ -97,7 +99,7 @@ class RewardBenchStage(BenchmarkGenerationKeys):
     kind: Literal["rewardbench"] = "rewardbench"
     model: str | None = None
     model_name: str | None = None
-    data: str | dict[str, Any] | None = None
+    data: PathOrSource | None = None
     split: str | None = None
     version: Literal[1, 2] = 1
     protocol: Literal["official", "both-orders"] = "official"
@@ -179,7 +181,7 @@ def run_rewardbench(stage: RewardBenchStage, ctx: StageContext, generator: Any =
         data, info = load_v2(stage, ctx.seed)
     n_examples = len(data)
     if not n_examples:
-        raise ValueError(f"rewardbench v{stage.version}: no examples in {info['data']}")
+        raise DataError(f"rewardbench v{stage.version}: no examples in {info['data']}")
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     if not ctx.resume:
         for old in ctx.out_dir.glob("predictions.partial.*"):
@@ -254,9 +256,9 @@ def _judge_generated(
     instruction = stage.prompt.instruction if stage.prompt else "full"  # v2's ranking/rating prompts
     sampling = stage.sampling(ctx.seed)
     tag = _run_tag(stage, spec, order_seed, ctx.seed)
-    partial = ctx.path(f"predictions.partial.{tag}.jsonl")
+    partial = ctx.resume_path(f"predictions.partial.{tag}.jsonl")
     # judging seconds summed over every attempt of the stage, not only the resumed one
-    clock = StageClock(ctx.path(f"predictions.partial.{tag}.seconds.json"), ctx.resume)
+    clock = StageClock(ctx.resume_path(f"predictions.partial.{tag}.seconds.json"), ctx.resume)
     if generator is None:
         generator = make_generator(stage.backend, stage.model, **stage.generator_kwargs(ctx.seed))
     backend = generator

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from judgerl.core.errors import DataError
 from judgerl.core.logging import get_logger, print_report
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.sources.base import flip_positions, seeded_flip
@@ -62,7 +63,10 @@ def run_rmbench(stage: RMBenchStage, ctx: StageContext, generator: Any = None) -
         unit="prompts",
     )
     if not samples:
-        raise ValueError(f"rmbench: no prompts in {stage.data} ({loaded.summary()})")
+        raise DataError(
+            f"rmbench: no prompts in {stage.data} ({loaded.summary()}); expected RM-Bench rows "
+            "(prompt, chosen, rejected)"
+        )
     order_seed = None
     if not stage.both_orders:
         order_seed = ctx.seed if stage.order_seed is None else stage.order_seed

@@ -55,6 +55,7 @@ from judgerl.eval.scaling.theory import DeltaPoint, TieRule, fit_inverse_square,
 from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.files import JudgeSpecField
 from judgerl.models.decoding_config import EndpointSpec, check_endpoint, drop_unset, generator_kwargs
+from judgerl.models.import_config import LoadDtype
 
 log = get_logger("judgerl.scaling")
 OUTPUTS = {
@@ -109,7 +110,7 @@ class ScalingStage(StrictModel):
     prompt: PromptSpec | None = None
     judge_spec: JudgeSpecField = None
     backend: Literal["hf", "vllm", "openai"] = "hf"
-    dtype: str = "auto"
+    dtype: LoadDtype = "auto"
     device: str = "auto"
     batch_size: int = Field(32, ge=1)
     score_max_new_tokens: int = Field(8, ge=1)
