@@ -23,6 +23,7 @@ from judgerl.data_prep.pairs import (
 )
 from judgerl.data_prep.sft_format import trace_for
 from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.presets import spec_for_prompt
 from judgerl.launch import LauncherSpec, build_command
 from judgerl.pipeline import run_recipe
 from judgerl.recipe import Recipe, load_recipe
@@ -159,8 +160,9 @@ def _weights_moved(start: Path, trained: Path) -> float:
     return max(float((sa[k].float() - sb[k].float()).abs().max()) for k in sa)
 
 
-def _write_pairs(train: Path, out: Path, spec: PromptSpec, n: int) -> int:
+def _write_pairs(train: Path, out: Path, prompt: PromptSpec, n: int) -> int:
     """A pairs file of `n` rows: the programmatic trace chosen, the same trace with the other verdict rejected."""
+    spec = spec_for_prompt(prompt)
     rows = []
     for sample in read_samples(train)[:n]:
         good = trace_for(sample, spec)
