@@ -125,18 +125,8 @@ def score_v2(
                 row["score"] = score
                 results.append((item.subset, score))
         rows.append(row)
-    subsets: dict[str, dict[str, Any]] = dict(subset_means(results))
-    out: dict[str, Any] = {}
-    if ties_rows:
-        ties = ties_score(ties_rows)
-        subsets["Ties"] = {"accuracy": ties["score"], "n": len(ties_rows)}
-        out["ties"] = ties
-    for name, sub in subsets.items():
-        flags = failures.get(name, [])
-        sub["parse_failure_rate"] = sum(flags) / len(flags) if flags else None
-    out["subsets"] = dict(sorted(subsets.items()))
-    out.update(v2_overall({k: v["accuracy"] for k, v in subsets.items()}))
-    return out, rows
+    rates = {name: sum(flags) / len(flags) if flags else None for name, flags in failures.items()}
+    return _summary(results, ties_rows, rates), rows
 
 
 def score_v2_rewards(
@@ -161,14 +151,24 @@ def score_v2_rewards(
             row["score"] = ratings_score(scores, correct_index=0)
             results.append((item.subset, row["score"]))
         rows.append(row)
+    return _summary(results, ties_rows, None), rows
+
+
+def _summary(
+    results: list[tuple[str, float]],
+    ties_rows: list[tuple[str, int, list[float]]],
+    failure_rates: dict[str, float | None] | None,
+) -> dict[str, Any]:
+    """Subset means, the Ties score and the overall; `failure_rates` per subset (None: a reward is always
+    read, so every rate is 0)."""
     subsets: dict[str, dict[str, Any]] = dict(subset_means(results))
     out: dict[str, Any] = {}
     if ties_rows:
         ties = ties_score(ties_rows)
         subsets["Ties"] = {"accuracy": ties["score"], "n": len(ties_rows)}
         out["ties"] = ties
-    for sub in subsets.values():
-        sub["parse_failure_rate"] = 0.0  # a reward is always read
+    for name, sub in subsets.items():
+        sub["parse_failure_rate"] = 0.0 if failure_rates is None else failure_rates.get(name)
     out["subsets"] = dict(sorted(subsets.items()))
     out.update(v2_overall({k: v["accuracy"] for k, v in subsets.items()}))
-    return out, rows
+    return out
