@@ -35,12 +35,14 @@ from judgerl.core.jsonl import write_json, write_text_atomic
 from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext
 from judgerl.judge_spec.families import PromptSpec
+from judgerl.judge_spec.presets import spec_for_prompt
 from judgerl.models.loading import load_model_and_tokenizer
 from judgerl.models.tiny import TinyModelSpec, build_tiny_model
 from judgerl.trainers.sft import SFTStage, run_sft
 
 REPO = Path(__file__).resolve().parents[1]
 PROMPT = PromptSpec("strength", instruction="compact")
+JUDGE = spec_for_prompt(PROMPT)  # what the stages render and read
 SECTION = "## AutoJudge: judge decoding vs speculative vs target-only (synthetic addition judge)"
 
 
@@ -188,7 +190,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         draft,
         target,
         tok,
-        items_from_samples(train, PROMPT),
+        items_from_samples(train, JUDGE),
         get_checker("synthetic"),
         args.out / "mining.jsonl",
         max_new_tokens=args.max_new_tokens,
@@ -204,7 +206,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     thresholds = {f"recall {r}": round(pick_threshold(clf.table, r), 4) for r in args.recalls}
     thresholds.update({f"threshold {t}": t for t in args.thresholds})
     decoders, _texts = compare_decoders(
-        target, draft, tok, test, clf.scorer(), thresholds, args.window, args.max_new_tokens, PROMPT
+        target, draft, tok, test, clf.scorer(), thresholds, args.window, args.max_new_tokens, JUDGE
     )
     same_as_target = {k: round(d["same_as_target"] * len(test)) for k, d in decoders.items()}
     spec_apc = decoders["speculative"]["accepted_per_cycle"]

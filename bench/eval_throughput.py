@@ -36,10 +36,13 @@ from judgerl.data_prep.sources import load_llmbar
 from judgerl.data_prep.synthetic import make_synthetic_splits
 from judgerl.eval.pairwise import judge_samples
 from judgerl.eval.rewardbench.v1 import official_layout
-from judgerl.judge_spec.families import PromptSpec, render_user_turn
+from judgerl.judge_spec.presets import DEFAULT_SPEC, builtin_spec
+from judgerl.judge_spec.render import judge_prompt, prompt_text
 from judgerl.models.generation import HFGenerator, SamplingSpec
 from judgerl.models.loading import load_model_and_tokenizer
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
+
+DEFAULT = builtin_spec(DEFAULT_SPEC)  # the prompt the benchmark judges render
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 LLMBAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "llmbar"
@@ -65,7 +68,7 @@ def rate(
     laid_out = official_layout(samples, seed=0)
     start = time.perf_counter()
     judgements = judge_samples(
-        generator, laid_out, PromptSpec(), sampling, chunk_size=max(128, batch_size), both_orders=False
+        generator, laid_out, DEFAULT, sampling, chunk_size=max(128, batch_size), both_orders=False
     )
     seconds = time.perf_counter() - start
     assert len(judgements) == len(samples)
@@ -157,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
     data = workloads(args.pairs)
-    corpus = [render_user_turn(s) for samples in data.values() for s in samples]
+    corpus = [prompt_text(judge_prompt(DEFAULT, s)) for samples in data.values() for s in samples]
     with tempfile.TemporaryDirectory() as tmp:
         path = make_tiny_judge(Path(tmp) / "judge", corpus, SPEC, seed=0)
         model, tokenizer = load_model_and_tokenizer(str(path), dtype="float32", device="cpu")

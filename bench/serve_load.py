@@ -36,10 +36,13 @@ from results_md import add_record_flag
 
 from judgerl.core.jsonl import write_text_atomic
 from judgerl.data_prep.synthetic import make_synthetic_splits, synthetic_sft_trace
-from judgerl.judge_spec.families import render_user_turn
+from judgerl.judge_spec.presets import DEFAULT_SPEC, builtin_spec
+from judgerl.judge_spec.render import judge_prompt, prompt_text
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 from judgerl.serving.metrics import percentile
 from judgerl.serving.process import JudgeServerProcess
+
+DEFAULT = builtin_spec(DEFAULT_SPEC)  # the prompt the benchmark judges render
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 NOTE = (
@@ -57,7 +60,7 @@ OVERSIZED_HEADING = "## Serving: oversized requests in a burst (bench/serve_load
 def build_judge(folder: Path, hidden: int, layers: int) -> tuple[Path, list[dict[str, str]]]:
     """A tiny judge checkpoint and request bodies from the synthetic test split."""
     splits = make_synthetic_splits(n_train=300, n_test=200, seed=0)
-    texts = [render_user_turn(s) + synthetic_sft_trace(s) for s in splits.train]
+    texts = [prompt_text(judge_prompt(DEFAULT, s)) + synthetic_sft_trace(s) for s in splits.train]
     spec = TinyModelSpec(hidden_size=hidden, layers=layers, heads=4, vocab_size=1024)
     path = make_tiny_judge(folder, texts, spec)
     bodies = [

@@ -1,7 +1,8 @@
-"""Shared fixtures: the real public data beside the repo, and a shrunken quickstart recipe."""
+"""Shared fixtures: the real public data beside the repo, a shrunken quickstart recipe, one torch thread."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,18 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Tiny models: one torch thread is as fast, and immune to spin-waiting when the cores are shared.
+    Usage: pytestmark = pytest.mark.usefixtures("one_torch_thread")"""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 
 from judgerl.core.errors import StageError
 from judgerl.core.samples import write_samples
@@ -16,26 +15,21 @@ from judgerl.core.stage import StageContext
 from judgerl.core.stage_folders import inside_stage_folder
 from judgerl.data_prep.synthetic import make_synthetic_splits, synthetic_sft_trace
 from judgerl.eval.stage import EvalStage, run_eval
-from judgerl.judge_spec.families import PromptSpec, render_user_turn
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 from judgerl.trainers.sft import SFTStage, run_sft
+from tests.prompts import user_text
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SPEC = PromptSpec("strength", instruction="compact")
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("links")
     samples = make_synthetic_splits(6, 0, seed=3).train
-    texts = [render_user_turn(s, SPEC) + synthetic_sft_trace(s) for s in samples]
+    texts = [user_text(s, SPEC) + synthetic_sft_trace(s) for s in samples]
     model = make_tiny_judge(
         root / "model", texts, TinyModelSpec(hidden_size=32, layers=1, heads=2, vocab_size=300)
     )

@@ -4,7 +4,7 @@ Every item appears in both answer orders, and the two rows sit next to each othe
 order "ab", row 2i+1 order "ba" of the same item). Trainers keep such a pair in one batch, so
 that the J1 consistency reward sees the other order's completions. The columns are:
 
-- `prompt`: the judge's chat messages, from the one shared renderer (`render_messages`);
+- `prompt`: the judge's chat messages, from the one renderer (`judge_spec.render.judge_prompt`);
 - `sample_id`, `order` ("ab" | "ba"): how a reward finds an item's other order;
 - `label` ("a" | "b") and `strength` (signed -3..3, 0 = unknown): the ground truth;
 - `subset`: carried for logging.

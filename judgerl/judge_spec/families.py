@@ -1,4 +1,6 @@
-"""The one judge-prompt renderer used by SFT, DPO, GRPO and evaluation.
+"""judgerl's prompt families: the recipe's `prompt: {family, hint, instruction}` shorthand and the
+instruction texts of the built-in specs it stands for (judge_spec/presets.py; rendered by the one
+renderer, judge_spec/render.py).
 
 Families (Think-J): `cot` (reason, then "Therefore, Response (x) is better."), `strength`
 (the same plus "and the strength is [[k]]"), `direct` (verdict only). A critic prompt is any
@@ -11,7 +13,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from judgerl.core.types import JudgeSample
-from judgerl.judge_spec.multi_prompts import conversation_block
 
 Family = Literal["cot", "strength", "direct"]
 Hint = Literal["none", "positive", "negative"]
@@ -19,7 +20,7 @@ Instruction = Literal["full", "compact"]
 FAMILIES: tuple[str, ...] = ("cot", "strength", "direct")
 HINTS: tuple[str, ...] = ("none", "positive", "negative")
 
-_FULL = {
+FULL_INSTRUCTIONS = {
     "cot": (
         "Please act as an impartial judge and compare the two responses below to the user question. "
         "Consider helpfulness, correctness, relevance, depth and harmlessness; do not let the order, "
@@ -40,7 +41,7 @@ _FULL = {
         "'Therefore, Response (b) is better.'"
     ),
 }
-_COMPACT = {
+COMPACT_INSTRUCTIONS = {
     "cot": "Judge which response is better. End with: Therefore, Response (x) is better.",
     "strength": "Judge which response is better. End with: Therefore, Response (x) is better, "
     "and the strength is [[k]].",
@@ -50,7 +51,8 @@ _COMPACT = {
 
 @dataclass(frozen=True)
 class PromptSpec:
-    """How to render a sample: family, critic hint and instruction length.
+    """The `prompt:` shorthand: family, critic hint and instruction length (`spec_for_prompt` gives the
+    built-in judge spec it stands for; the hint is the role the spec is rendered in).
 
     >>> PromptSpec("strength").family
     'strength'
@@ -77,45 +79,6 @@ class PromptSpec:
     def wants_thinking(self) -> bool:
         """True when the judge reasons before its verdict."""
         return self.family != "direct"
-
-
-def hint_text(sample: JudgeSample, hint: Hint) -> str:
-    """The critic hint sentence ('' for no hint).
-
-    >>> s = JudgeSample("1", "t", [{"role": "user", "content": "q"}], "x", "y", "b")
-    >>> hint_text(s, "negative")
-    'Given that Response (a) is better than Response (b), explain why and give your verdict.'
-    """
-    if hint == "none":
-        return ""
-    winner = sample.label if hint == "positive" else ("b" if sample.label == "a" else "a")
-    loser = "b" if winner == "a" else "a"
-    return f"Given that Response ({winner}) is better than Response ({loser}), explain why and give your verdict."
-
-
-def render_user_turn(sample: JudgeSample, spec: PromptSpec = PromptSpec()) -> str:
-    """The judge's user message for `sample` in its current order.
-
-    >>> s = JudgeSample("1", "t", [{"role": "user", "content": "2+2?"}], "4", "5", "a")
-    >>> "[The Start of Response (b)]\\n5\\n[The End of Response (b)]" in render_user_turn(s)
-    True
-    """
-    instruction = (_FULL if spec.instruction == "full" else _COMPACT)[spec.family]
-    parts = [instruction]
-    hint = hint_text(sample, spec.hint)
-    if hint:
-        parts.append(hint)
-    parts.append(
-        f"[The Start of User Question]\n{conversation_block(sample.conversation)}\n[The End of User Question]"
-    )
-    parts.append(f"[The Start of Response (a)]\n{sample.response_a}\n[The End of Response (a)]")
-    parts.append(f"[The Start of Response (b)]\n{sample.response_b}\n[The End of Response (b)]")
-    return "\n\n".join(parts)
-
-
-def render_messages(sample: JudgeSample, spec: PromptSpec = PromptSpec()) -> list[dict[str, str]]:
-    """The chat messages a judge sees (one user turn). Usage: render_messages(sample, PromptSpec("cot"))."""
-    return [{"role": "user", "content": render_user_turn(sample, spec)}]
 
 
 def both_orders(samples: list[JudgeSample]) -> list[JudgeSample]:

@@ -2,8 +2,8 @@
 ties, and the 0-10 pointwise scorer.
 
 `strength`, `cot`, `direct` (and their `-compact` forms) render exactly what the recipe's
-`prompt: {family, instruction}` shorthand always rendered (judge_spec/families.py), so a checkpoint
-trained before specs existed is read the same way. Prompt text of other projects is not shipped:
+`prompt: {family, instruction}` shorthand rendered before judge specs existed (the renders recorded
+in tests/fixtures/family_prompts.json), so a checkpoint trained then is read the same way. Prompt text of other projects is not shipped:
 bring it as a spec file (docs/judge_specs.md).
 """
 
@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from judgerl.judge_spec.families import _COMPACT, _FULL, FAMILIES, PromptSpec
-from judgerl.judge_spec.score_prompts import _COMPACT as _SCORE_COMPACT
-from judgerl.judge_spec.score_prompts import _FULL as _SCORE_FULL
+from judgerl.judge_spec.families import COMPACT_INSTRUCTIONS, FAMILIES, FULL_INSTRUCTIONS, PromptSpec
+from judgerl.judge_spec.score_prompts import SCORE_INSTRUCTIONS
 from judgerl.judge_spec.spec import JudgeSpec
 
 DEFAULT_SPEC = "strength"
@@ -41,7 +40,7 @@ _SCORE_BLOCKS = [
 
 
 def _family_spec(family: str, instruction: str) -> JudgeSpec:
-    text = (_FULL if instruction == "full" else _COMPACT)[family]
+    text = (FULL_INSTRUCTIONS if instruction == "full" else COMPACT_INSTRUCTIONS)[family]
     name = family if instruction == "full" else f"{family}-compact"
     strength = {"strength": "required", "cot": "optional", "direct": "optional"}[family]
     return JudgeSpec.model_validate(
@@ -74,7 +73,7 @@ def _builtin() -> dict[str, JudgeSpec]:
             "verdict": {"format": "mtbench", "thinking": False},
         }
     )
-    for instruction, head in (("full", _SCORE_FULL), ("compact", _SCORE_COMPACT)):
+    for instruction, head in SCORE_INSTRUCTIONS.items():
         name = "score" if instruction == "full" else "score-compact"
         specs[name] = JudgeSpec.model_validate(
             {

@@ -14,8 +14,9 @@ from judgerl.core.config import StrictModel
 from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext, StageResult
 from judgerl.data_prep.sft_format import trace_for
-from judgerl.judge_spec.families import FAMILIES, PromptSpec, render_user_turn
+from judgerl.judge_spec.families import FAMILIES, PromptSpec
 from judgerl.judge_spec.files import JudgeSpecField, resolve_spec
+from judgerl.judge_spec.presets import spec_for_prompt
 from judgerl.judge_spec.render import judge_prompt
 from judgerl.judge_spec.verdicts import verdict_sentence
 from judgerl.judge_spec.writing import verdict_candidates
@@ -82,7 +83,8 @@ def tokenizer_corpus(stage: TinyModelStage) -> list[str]:
             if trace:
                 texts.append(trace)
     for family in FAMILIES:
-        texts.append(render_user_turn(samples[0], PromptSpec(family, instruction=instruction)))
+        family_spec = spec_for_prompt(PromptSpec(family, instruction=instruction))
+        texts.append(_messages_text(judge_prompt(family_spec, samples[0])))
     texts += [verdict_sentence(c, k) for c in "ab" for k in (None, 1, 2, 3)]
     if spec.verdict.format != "judgerl":
         texts += [text for _, _, text in verdict_candidates(spec)]

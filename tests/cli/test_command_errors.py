@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-import torch
 
 from judgerl.cli.main import main
 from judgerl.core.logging import get_logger
@@ -15,15 +14,9 @@ from judgerl.core.samples import write_samples
 from judgerl.data_prep.synthetic import make_synthetic_splits
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 get_logger()  # judgerl's log handler keeps the stderr it is made with: make it now, not inside a test
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _one_line(capsys: pytest.CaptureFixture[str]) -> str:

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 import yaml
 from transformers import AutoModelForCausalLM
 
@@ -19,17 +18,11 @@ from judgerl.cli.main import build_parser, main
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 from judgerl.stages import STAGE_KINDS
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 REPO = Path(__file__).resolve().parents[2]
 SPEC = TinyModelSpec(hidden_size=32, layers=1, heads=2, intermediate_size=64, vocab_size=400)
 TABLE_HEADER = "|  | single acc | pair acc |"
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 
 from judgerl.cli.command_parser import subcommand
 from judgerl.cli.main import build_parser, main
@@ -19,17 +18,11 @@ from judgerl.core.jsonl import write_jsonl
 from judgerl.core.types import JudgeSample
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SPEC = TinyModelSpec(
     hidden_size=32, layers=1, heads=2, intermediate_size=64, vocab_size=400, max_position=1024
 )
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 from transformers import AutoModelForCausalLM
 
 from judgerl.cli.common import resolve_model_flag
@@ -19,15 +18,9 @@ from judgerl.models import model_refs
 from judgerl.models.model_refs import parse_model_source, resolve_model, source_problems
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SPEC = TinyModelSpec(hidden_size=32, layers=1, heads=2, intermediate_size=64, vocab_size=400)
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

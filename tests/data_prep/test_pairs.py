@@ -13,9 +13,10 @@ from judgerl.core.types import JudgeSample, Verdict
 from judgerl.data_prep import pairs as P
 from judgerl.data_prep.sft_format import sft_records
 from judgerl.data_prep.synthetic import make_synthetic_splits
-from judgerl.judge_spec.families import PromptSpec, render_messages
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.presets import builtin_spec
 from judgerl.judge_spec.verdicts import format_trace
+from tests.prompts import rendered
 
 PROMPT = PromptSpec("strength", instruction="compact")
 SPEC = builtin_spec("strength-compact")
@@ -94,7 +95,7 @@ def test_the_pair_prompt_is_the_judge_prompt_never_the_hinted_or_direct_one() ->
         P.critic_pair(SAMPLE, SPEC, said("b"), positive=said("a")),
     ):
         prompt = built.pairs[0]["prompt"]
-        assert prompt == render_messages(SAMPLE, PROMPT)  # the judge's own prompt, rendered as always
+        assert prompt == rendered(SAMPLE, PROMPT)  # the judge's own prompt, rendered as always
         assert "Given that" not in prompt[0]["content"] and "strength is [[k]]" in prompt[0]["content"]
 
 
@@ -231,7 +232,7 @@ def test_broken_json_and_missing_files_are_data_errors(tmp_path: Path) -> None:
 
 def test_a_pair_under_another_prompt_is_rejected_when_the_judge_prompt_is_given(tmp_path: Path) -> None:
     direct = _good_row()
-    direct["prompt"] = render_messages(SAMPLE, PromptSpec("direct"))  # the seed's defect
+    direct["prompt"] = rendered(SAMPLE, PromptSpec("direct"))  # the seed's defect
     path = _write(tmp_path / "pairs.jsonl", [_good_row(), direct])
     assert len(P.read_pairs(path).rows) == 2  # structurally fine
     with pytest.raises(DataError, match="pairs row 1: 'prompt' is not the judge prompt"):

@@ -8,11 +8,12 @@ from judgerl.core.samples import write_samples
 from judgerl.core.stage import StageContext
 from judgerl.data_prep.sft_format import sft_records
 from judgerl.data_prep.sources.llmbar import load_llmbar
-from judgerl.judge_spec.families import PromptSpec, render_user_turn
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.presets import builtin_spec
 from judgerl.judge_spec.verdicts import verdict_sentence
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 from judgerl.trainers.sft import SFTStage, run_sft
+from tests.prompts import user_text
 
 DIRECT_PROMPT = PromptSpec("direct", instruction="compact")
 DIRECT = builtin_spec("direct-compact")
@@ -39,7 +40,7 @@ def test_the_sft_stage_trains_a_direct_judge_on_samples_without_traces(
     samples = load_llmbar(shared_data / "llmbar", subsets=["llmbar-natural"]).samples[:8]
     data = tmp_path / "data" / "train.jsonl"
     write_samples(data, samples)
-    texts = [render_user_turn(s, DIRECT_PROMPT) + verdict_sentence(s.label) for s in samples]
+    texts = [user_text(s, DIRECT_PROMPT) + verdict_sentence(s.label) for s in samples]
     model = make_tiny_judge(
         tmp_path / "model", texts, TinyModelSpec(hidden_size=32, layers=1, heads=2, vocab_size=300)
     )

@@ -32,6 +32,7 @@ from judgerl.data_prep.sources.thinkj_files import thinkj_infer
 from judgerl.data_prep.sources.verl_rows import read_ground_truth
 from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.presets import spec_for_prompt
+from tests.prompts import user_text
 
 FIXTURES = Path(__file__).parent / "fixtures" / "thinkj"
 INFER = FIXTURES / "helpsteer2-infer.json"
@@ -232,9 +233,7 @@ def test_judgerls_own_verl_export_reads_back(tmp_path: Path) -> None:
 
 
 def _render(sample: JudgeSample) -> str:
-    from judgerl.judge_spec.families import render_user_turn
-
-    return render_user_turn(sample, PromptSpec("strength"))
+    return user_text(sample, PromptSpec("strength"))
 
 
 def test_a_verl_row_without_blocks_or_ground_truth_is_a_named_bad_row(tmp_path: Path) -> None:

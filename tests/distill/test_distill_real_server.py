@@ -25,11 +25,12 @@ from judgerl.core.samples import read_samples, write_samples
 from judgerl.core.stage import StageContext
 from judgerl.distill.config import DistillStage
 from judgerl.distill.stage import run_distill, served_model_id
-from judgerl.judge_spec.families import PromptSpec, render_user_turn
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 from judgerl.serving.process import JudgeServerProcess
 from judgerl.stages import STAGE_KINDS
 from judgerl.trainers.sft import SFTStage, run_sft
+from tests.prompts import user_text
 
 from .conftest import make_sample
 
@@ -49,7 +50,7 @@ def always_a(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = root / "data" / "train.jsonl"
     write_samples(data, samples)
     target = "<think>\nok\n</think>\n\nTherefore, Response (a) is better."
-    texts = [render_user_turn(s, SPEC) for s in samples] + [target] * 5
+    texts = [user_text(s, SPEC) for s in samples] + [target] * 5
     model = make_tiny_judge(
         root / "model", texts, TinyModelSpec(hidden_size=64, layers=2, heads=2, vocab_size=300)
     )

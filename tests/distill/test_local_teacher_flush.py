@@ -13,24 +13,9 @@ from judgerl.core.stage import StageContext
 from judgerl.distill.config import DistillStage
 from judgerl.distill.stage import run_distill
 from judgerl.models import generation
+from tests.interrupting import InterruptedJudge
 
 from .conftest import make_sample
-
-ANSWER = "<think>\nok\n</think>\n\nTherefore, Response (a) is better, and the strength is [[2]]."
-
-
-class Teacher:
-    """Always (a); raises KeyboardInterrupt on call number `stop_at`."""
-
-    def __init__(self, stop_at: int | None = None) -> None:
-        self.stop_at = stop_at
-        self.calls: list[int] = []
-
-    def generate(self, prompts, spec, progress=True, desc=""):
-        if len(self.calls) + 1 == self.stop_at:
-            raise KeyboardInterrupt
-        self.calls.append(len(prompts))
-        return [[ANSWER] * spec.n for _ in prompts]
 
 
 def test_local_teacher_answers_are_kept_batch_by_batch(tmp_path: Path, monkeypatch) -> None:
@@ -38,12 +23,12 @@ def test_local_teacher_answers_are_kept_batch_by_batch(tmp_path: Path, monkeypat
     write_samples(data, [make_sample(i) for i in range(10)])
     stage = DistillStage(data=str(data), teacher={"kind": "hf", "model": "scripted", "batch_size": 4})
     out = tmp_path / "distill"
-    first = Teacher(stop_at=3)
+    first = InterruptedJudge(stop_at=3)
     monkeypatch.setattr(generation, "make_generator", lambda *a, **k: first)
     with pytest.raises(KeyboardInterrupt):
         run_distill(stage, StageContext("distill", out, progress=False))
     assert first.calls == [4, 4] and len(read_jsonl(out / "answers.jsonl")) == 8
-    rest = Teacher()
+    rest = InterruptedJudge()
     monkeypatch.setattr(generation, "make_generator", lambda *a, **k: rest)
     stats = run_distill(stage, StageContext("distill", out, progress=False)).metrics
     assert rest.calls == [2] and (stats["resumed_jobs"], stats["asked_jobs"]) == (8, 2)

@@ -26,17 +26,11 @@ from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 from .test_judgebench import jb_row, write_judgebench
 from .test_rewardbench import MARK, write_v1_file, write_v2_file
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SPEC = TinyModelSpec(
     hidden_size=32, layers=1, heads=2, intermediate_size=64, vocab_size=300, max_position=256
 )
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

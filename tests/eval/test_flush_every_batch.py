@@ -19,22 +19,7 @@ from judgerl.eval.stage import EvalStage, run_eval
 from judgerl.models import generation
 from judgerl.models.decoding_config import chunk_prompts
 from tests.eval.test_rewardbench import write_v2_file
-
-VERDICT = "<think>\nhm\n</think>\n\nTherefore, Response (a) is better, and the strength is [[2]]."
-
-
-class Judge:
-    """Says (a) to every prompt; on call number `stop_at` raises KeyboardInterrupt instead (a Ctrl-C)."""
-
-    def __init__(self, stop_at: int | None = None) -> None:
-        self.stop_at = stop_at
-        self.calls: list[int] = []
-
-    def generate(self, prompts, spec, progress=True, desc=""):
-        if len(self.calls) + 1 == self.stop_at:
-            raise KeyboardInterrupt
-        self.calls.append(len(prompts))
-        return [[VERDICT] for _ in prompts]
+from tests.interrupting import InterruptedJudge
 
 
 def _samples_file(tmp_path: Path, n: int = 10) -> Path:
@@ -43,19 +28,19 @@ def _samples_file(tmp_path: Path, n: int = 10) -> Path:
     return path
 
 
-def _use(monkeypatch: pytest.MonkeyPatch, judge: Judge) -> None:
+def _use(monkeypatch: pytest.MonkeyPatch, judge: InterruptedJudge) -> None:
     monkeypatch.setattr(generation, "make_generator", lambda *a, **k: judge)
 
 
 def test_eval_keeps_every_finished_batch_when_interrupted(tmp_path: Path, monkeypatch) -> None:
     stage = EvalStage(model="scripted", data=str(_samples_file(tmp_path)), batch_size=4)
     out = tmp_path / "eval"
-    _use(monkeypatch, first := Judge(stop_at=3))
+    _use(monkeypatch, first := InterruptedJudge(stop_at=3))
     with pytest.raises(KeyboardInterrupt):
         run_eval(stage, StageContext("eval", out, progress=False))
     assert first.calls == [4, 4]  # one generate call per batch
     assert len(read_jsonl(out / "predictions.partial.jsonl")) == 8  # both finished batches kept
-    _use(monkeypatch, second := Judge())
+    _use(monkeypatch, second := InterruptedJudge())
     run_eval(stage, StageContext("eval", out, progress=False))
     assert sum(second.calls) == 12  # 20 judgements (10 samples, both orders), 8 of them kept
     assert len(read_jsonl(out / "predictions.jsonl")) == 20
@@ -64,7 +49,7 @@ def test_eval_keeps_every_finished_batch_when_interrupted(tmp_path: Path, monkey
 
 def test_chunk_size_sets_how_many_are_judged_between_saves(tmp_path: Path, monkeypatch) -> None:
     stage = EvalStage(model="scripted", data=str(_samples_file(tmp_path)), batch_size=4, chunk_size=6)
-    _use(monkeypatch, judge := Judge(stop_at=3))
+    _use(monkeypatch, judge := InterruptedJudge(stop_at=3))
     with pytest.raises(KeyboardInterrupt):
         run_eval(stage, StageContext("eval", tmp_path / "eval", progress=False))
     assert judge.calls == [6, 6]
@@ -81,10 +66,10 @@ def test_judgebench_keeps_every_finished_batch(tmp_path: Path) -> None:
     stage = JudgeBenchStage(model="scripted", data="unused.jsonl", batch_size=4)
     ctx = StageContext("judgebench", tmp_path / "jb", progress=False)
     with pytest.raises(KeyboardInterrupt):
-        judge_pairs(stage, ctx, samples, None, generator=Judge(stop_at=4))
+        judge_pairs(stage, ctx, samples, None, generator=InterruptedJudge(stop_at=4))
     (partial,) = (tmp_path / "jb").glob("predictions.partial.*.jsonl")
     assert len(read_jsonl(partial)) == 12
-    rest = Judge()
+    rest = InterruptedJudge()
     run = judge_pairs(stage, ctx, samples, None, generator=rest)
     assert sum(rest.calls) == 8 and len(run.judgements) == 20
 
@@ -94,7 +79,7 @@ def test_rewardbench_v2_keeps_every_finished_batch(tmp_path: Path) -> None:
     stage = stage.model_copy(update={"batch_size": 4})
     with pytest.raises(KeyboardInterrupt):
         run_rewardbench(
-            stage, StageContext("rb", tmp_path / "rb", progress=False), generator=Judge(stop_at=2)
+            stage, StageContext("rb", tmp_path / "rb", progress=False), generator=InterruptedJudge(stop_at=2)
         )
     (partial,) = (tmp_path / "rb").glob("predictions.partial.*.jsonl")
     assert len(read_jsonl(partial)) == 4  # 12 prompts in batches of 4: the first batch kept

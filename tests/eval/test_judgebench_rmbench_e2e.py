@@ -9,7 +9,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-import torch
 
 from judgerl.cli.eval_benchmarks import (
     add_judgebench_arguments,
@@ -28,6 +27,8 @@ from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 from .test_judgebench import jb_row, write_judgebench
 from .test_rmbench import rm_row, write_rmbench
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 SPEC = TinyModelSpec(
     hidden_size=32, layers=1, heads=2, intermediate_size=64, vocab_size=400, max_position=2048
 )
@@ -38,14 +39,6 @@ JB_ROWS = [
     jb_row("m1", "livebench-math"),
 ]
 RM_ROWS = [rm_row("chat/1", None), rm_row("m1", "math")]
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

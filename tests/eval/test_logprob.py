@@ -15,7 +15,7 @@ from judgerl.core.samples import read_samples
 from judgerl.core.stage import StageContext
 from judgerl.data_prep.stage import PrepStage, run_prep
 from judgerl.eval.stage import EvalStage, run_eval
-from judgerl.judge_spec.families import PromptSpec, render_messages
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.parser import parse_verdict
 from judgerl.judge_spec.presets import builtin_spec, spec_for_prompt
 from judgerl.judge_spec.writing import verdict_candidates
@@ -25,16 +25,11 @@ from judgerl.models.loading import load_model_and_tokenizer
 from judgerl.models.logprob_judge import LogprobJudge, decide, thinking_prefix
 from judgerl.models.scoring import continuation_logprobs
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
+from tests.prompts import rendered
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SPEC = TinyModelSpec(hidden_size=32, layers=2, heads=2, intermediate_size=64, vocab_size=500)
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +60,7 @@ def _reference(model: torch.nn.Module, ids: list[int], start: int) -> float:
 def test_cached_scores_equal_a_plain_forward(judge: Path, data: Path) -> None:
     model, tok = load_model_and_tokenizer(str(judge), dtype="float32", device="cpu")
     sample = read_samples(data / "test.jsonl")[0]
-    context = (
-        render_prompts(tok, [render_messages(sample, PromptSpec("strength"))])[0]
-        + "<think>\n12\n</think>\n\n"
-    )
+    context = render_prompts(tok, [rendered(sample, PromptSpec("strength"))])[0] + "<think>\n12\n</think>\n\n"
     sentences = [c[2] for c in verdict_candidates(builtin_spec("strength"))]
     scores = continuation_logprobs(model, tok, context, sentences)
     seqs = [tok(context + s, add_special_tokens=False)["input_ids"] for s in sentences]
@@ -161,9 +153,7 @@ def test_a_trained_tiny_judges_logprob_verdicts_agree_with_its_written_ones(
     model, tok = load_model_and_tokenizer(trained, dtype="float32", device="cpu")
     samples = read_samples(data / "test.jsonl")
     spec = PromptSpec("direct", instruction="compact")
-    prompts = [render_messages(s, spec) for s in samples] + [
-        render_messages(s.swapped(), spec) for s in samples
-    ]
+    prompts = [rendered(s, spec) for s in samples] + [rendered(s.swapped(), spec) for s in samples]
     sampling = SamplingSpec(max_new_tokens=16, batch_size=20)
     written = [
         parse_verdict(c[0]) for c in HFGenerator(model, tok).generate(prompts, sampling, progress=False)
@@ -210,7 +200,7 @@ def test_judgerl_eval_on_a_template_less_model_names_the_flag_then_works_with_it
 def test_thinking_families_score_after_the_judges_own_thinking(judge: Path, data: Path) -> None:
     model, tok = load_model_and_tokenizer(str(judge), dtype="float32", device="cpu")
     spec = PromptSpec("strength")
-    prompts = [render_messages(s, spec) for s in read_samples(data / "test.jsonl")[:4]]
+    prompts = [rendered(s, spec) for s in read_samples(data / "test.jsonl")[:4]]
     sampling = SamplingSpec(max_new_tokens=12)
     thoughts = [c[0] for c in HFGenerator(model, tok).generate(prompts, sampling, progress=False)]
     scored = LogprobJudge(HFGenerator(model, tok), spec_for_prompt(spec)).score(
@@ -225,7 +215,7 @@ def test_thinking_families_score_after_the_judges_own_thinking(judge: Path, data
 def test_logprob_scoring_shows_its_progress(judge: Path, data: Path, capsys: pytest.CaptureFixture) -> None:
     model, tok = load_model_and_tokenizer(str(judge), dtype="float32", device="cpu")
     spec = PromptSpec("direct")
-    prompts = [render_messages(s, spec) for s in read_samples(data / "test.jsonl")[:3]]
+    prompts = [rendered(s, spec) for s in read_samples(data / "test.jsonl")[:3]]
     judge_ = LogprobJudge(HFGenerator(model, tok), spec_for_prompt(spec))
     scores = judge_.score(prompts, SamplingSpec(), desc="judging 1-3 of 3")
     err = capsys.readouterr().err

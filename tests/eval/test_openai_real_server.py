@@ -19,12 +19,13 @@ import pytest
 from judgerl.cli.main import main
 from judgerl.core.jsonl import read_jsonl
 from judgerl.core.samples import write_samples
-from judgerl.judge_spec.families import PromptSpec, render_user_turn
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.models.tiny import TinyModelSpec, build_tiny_model
 from judgerl.models.tokenizer import train_tokenizer
 from judgerl.serving.process import JudgeServerProcess
 from tests.distill.conftest import make_sample
 from tests.models.conftest import sharpen
+from tests.prompts import user_text
 
 from .test_judgebench import jb_row, write_judgebench
 from .test_rewardbench import write_v1_file
@@ -41,7 +42,7 @@ RM_ROWS = [rm_row("chat/1", "chat")]
 @pytest.fixture(scope="module")
 def judge(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("served") / "judge"
-    texts = [render_user_turn(s, PromptSpec("cot")) for s in SAMPLES] * 4
+    texts = [user_text(s, PromptSpec("cot")) for s in SAMPLES] * 4
     texts += [" ".join(str(v) for v in r.values()) for r in JB_ROWS + RM_ROWS]
     tokenizer = train_tokenizer(texts, vocab_size=400)
     spec = TinyModelSpec(

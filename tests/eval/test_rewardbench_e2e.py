@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 from judgerl.cli.main import main
 from judgerl.core.stage import StageContext
@@ -16,6 +15,8 @@ from judgerl.eval.rewardbench.stage import OUTPUTS, RewardBenchStage, run_reward
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 
 from .test_rewardbench import write_v1_file, write_v2_file
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 LLMBAR_COUNTS = {
     "llmbar-natural": 100,
@@ -30,14 +31,6 @@ LLMBAR = (
 SPEC = TinyModelSpec(
     hidden_size=32, layers=1, heads=2, intermediate_size=64, vocab_size=1000, max_position=4096
 )
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

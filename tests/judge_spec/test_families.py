@@ -1,31 +1,32 @@
-"""The one prompt renderer: families, critic hints, order swaps."""
+"""judgerl's prompt families through the one renderer: critic hints, order swaps, verdict sentences."""
 
 from __future__ import annotations
 
 import pytest
 
 from judgerl.core.types import JudgeSample
-from judgerl.judge_spec.families import PromptSpec, both_orders, render_messages, render_user_turn
+from judgerl.judge_spec.families import PromptSpec, both_orders
 from judgerl.judge_spec.verdicts import format_trace, verdict_sentence
+from tests.prompts import rendered, user_text
 
 S = JudgeSample("q1", "t", [{"role": "user", "content": "What is 2+2?"}], "4", "5", "a", -2, "math")
 
 
 def test_render_contains_question_and_both_responses_in_order() -> None:
-    text = render_user_turn(S, PromptSpec("strength"))
+    text = user_text(S, PromptSpec("strength"))
     assert text.index("What is 2+2?") < text.index("Response (a)]\n4\n") < text.index("Response (b)]\n5\n")
     assert "[[k]]" in text
-    assert "[[k]]" not in render_user_turn(S, PromptSpec("cot"))
-    swapped = render_user_turn(S.swapped(), PromptSpec("strength"))
+    assert "[[k]]" not in user_text(S, PromptSpec("cot"))
+    swapped = user_text(S.swapped(), PromptSpec("strength"))
     assert "Response (a)]\n5\n" in swapped and "Response (b)]\n4\n" in swapped
 
 
 def test_critic_hints_point_at_the_label_or_away_from_it() -> None:
-    pos = render_user_turn(S, PromptSpec("strength", hint="positive"))
-    neg = render_user_turn(S, PromptSpec("strength", hint="negative"))
+    pos = user_text(S, PromptSpec("strength", hint="positive"))
+    neg = user_text(S, PromptSpec("strength", hint="negative"))
     assert "Given that Response (a) is better than Response (b)" in pos
     assert "Given that Response (b) is better than Response (a)" in neg
-    assert "Given that" not in render_user_turn(S)
+    assert "Given that" not in user_text(S, PromptSpec())
 
 
 def test_multi_turn_conversation_is_rendered_as_turns() -> None:
@@ -35,7 +36,7 @@ def test_multi_turn_conversation_is_rendered_as_turns() -> None:
         {"role": "user", "content": "and?"},
     ]
     s = JudgeSample("m", "t", conv, "x", "y", "b", 1)
-    text = render_messages(s)[0]["content"]
+    text = rendered(s, PromptSpec())[0]["content"]
     assert "User: hi\n\nAssistant: hello\n\nUser: and?" in text
 
 

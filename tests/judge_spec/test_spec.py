@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from judgerl.core.types import JudgeSample
-from judgerl.judge_spec.families import FAMILIES, PromptSpec, render_messages
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.files import (
     SPEC_FILE,
     JudgeSpecError,
@@ -21,7 +21,6 @@ from judgerl.judge_spec.files import (
 from judgerl.judge_spec.presets import builtin_names, builtin_spec, spec_for_prompt
 from judgerl.judge_spec.reading import read, read_score
 from judgerl.judge_spec.render import judge_prompt, score_prompt
-from judgerl.judge_spec.score_prompts import render_score_messages
 from judgerl.judge_spec.templates import Template
 from judgerl.judge_spec.writing import completion_text, verdict_candidates, verdict_text
 
@@ -68,21 +67,28 @@ THINKJ_LAYOUT = {
 }
 
 
-@pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("instruction", ["full", "compact"])
-@pytest.mark.parametrize("hint", ["none", "positive", "negative"])
-def test_the_builtin_family_specs_render_exactly_what_the_prompt_shorthand_always_rendered(
-    family: str, instruction: str, hint: str
+RECORDED = json.loads((Path(__file__).parents[1] / "fixtures" / "family_prompts.json").read_text())
+
+
+@pytest.mark.parametrize(
+    "case",
+    RECORDED["pairwise"],
+    ids=lambda c: "-".join(c[k] for k in ("sample", "order", "family", "instruction", "hint")),
+)
+def test_the_builtin_family_specs_render_exactly_what_the_prompt_shorthand_rendered_before_specs(
+    case: dict,
 ) -> None:
-    prompt = PromptSpec(family, hint, instruction)
-    spec = spec_for_prompt(prompt)
-    for sample in (SAMPLE, SAMPLE.swapped(), MULTI):
-        assert judge_prompt(spec, sample, hint) == render_messages(sample, prompt)
+    # the renders were recorded from judgerl's renderer before judge specs existed (commit e8be8cf)
+    samples = {row["id"]: JudgeSample.from_dict(row) for row in RECORDED["samples"]}
+    sample = samples[case["sample"]] if case["order"] == "ab" else samples[case["sample"]].swapped()
+    spec = spec_for_prompt(PromptSpec(case["family"], case["hint"], case["instruction"]))
+    assert judge_prompt(spec, sample, case["hint"]) == case["messages"]
 
 
 def test_the_builtin_score_specs_render_the_score_prompt() -> None:
-    assert score_prompt(builtin_spec("score"), "q", "s") == render_score_messages("q", "s", "full")
-    assert score_prompt(builtin_spec("score-compact"), "q", "s") == render_score_messages("q", "s", "compact")
+    for case in RECORDED["score"]:
+        name = "score" if case["instruction"] == "full" else "score-compact"
+        assert score_prompt(builtin_spec(name), case["question"], case["solution"]) == case["messages"]
     assert set(builtin_names()) >= {"strength", "cot-compact", "direct", "mtbench", "score"}
 
 

@@ -40,12 +40,8 @@ def sharpen(model: torch.nn.Module, seed: int = 0) -> None:
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    """These models are tiny: one thread is as fast, and immune to spin-waiting when the cores are shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _single_thread(one_torch_thread: None) -> None:
+    """Every test here uses one torch thread (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")

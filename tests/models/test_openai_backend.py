@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from judgerl.judge_spec.families import PromptSpec, render_messages
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.presets import builtin_spec
 from judgerl.models.decoding_config import EndpointSpec
 from judgerl.models.generation import SamplingSpec, make_generator
@@ -19,6 +19,7 @@ from judgerl.models.generation.openai import EndpointError, OpenAIGenerator
 from judgerl.models.logprob_judge import LogprobJudge
 from judgerl.serving.process import free_port
 from tests.distill.conftest import make_sample
+from tests.prompts import rendered
 from tests.serving.conftest import live_server
 
 from .openai_fake import FakeOpenAI, fake_app
@@ -43,7 +44,7 @@ def _gen(fake: FakeOpenAI, model: str | None = "judge", **endpoint) -> OpenAIGen
 
 
 def _prompts(n: int) -> list[list[dict[str, str]]]:
-    return [render_messages(make_sample(i, "ab"[i % 2]), PromptSpec("cot")) for i in range(n)]
+    return [rendered(make_sample(i, "ab"[i % 2]), PromptSpec("cot")) for i in range(n)]
 
 
 def test_greedy_completions_come_back_in_order_with_bounded_concurrency(fake: FakeOpenAI) -> None:

@@ -19,11 +19,8 @@ RESULTS_JSON = FIXTURES / "inspector_results.json"
 
 
 @pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _single_thread(one_torch_thread: None) -> None:
+    """Every test here uses one torch thread (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")

@@ -32,12 +32,8 @@ def require_package(package: str) -> None:
 
 
 @pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One thread: on 2 shared cores, 2 torch threads ran 2x slower than 1 (ENVIRONMENT.md)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _single_thread(one_torch_thread: None) -> None:
+    """Every test here uses one torch thread (tests/conftest.py)."""
 
 
 def _import(package: str, template: str | None, root: Path) -> Path:

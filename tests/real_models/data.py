@@ -6,12 +6,13 @@ from pathlib import Path
 
 from judgerl.core.samples import write_samples
 from judgerl.core.types import JudgeSample
-from judgerl.judge_spec.families import PromptSpec, render_user_turn
+from judgerl.judge_spec.families import PromptSpec
+from tests.prompts import user_text
 
 
 def shortest(samples: list[JudgeSample], n: int) -> list[JudgeSample]:
     """The `n` samples with the shortest rendered prompt (real prompts, fewer CPU seconds)."""
-    return sorted(samples, key=lambda s: len(render_user_turn(s, PromptSpec("direct"))))[:n]
+    return sorted(samples, key=lambda s: len(user_text(s, PromptSpec("direct"))))[:n]
 
 
 def llmbar_slice(shared_data: Path, out: Path, n: int = 3) -> Path:

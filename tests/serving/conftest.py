@@ -11,17 +11,17 @@ from pathlib import Path
 import pytest
 
 from judgerl.data_prep.synthetic import make_synthetic_splits, synthetic_sft_trace
-from judgerl.judge_spec.families import render_user_turn
 from judgerl.models.generation import SamplingSpec
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 from judgerl.serving.process import free_port
+from tests.prompts import user_text
 
 
 @pytest.fixture(scope="session")
 def tiny_judge(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 1-layer, hidden-32 random judge with a tokenizer trained on synthetic prompts."""
     samples = make_synthetic_splits(n_train=60, n_test=1, seed=0).train
-    texts = [render_user_turn(s) + synthetic_sft_trace(s) for s in samples]
+    texts = [user_text(s) + synthetic_sft_trace(s) for s in samples]
     spec = TinyModelSpec(hidden_size=32, layers=1, heads=2, vocab_size=400, max_position=2048)
     return make_tiny_judge(tmp_path_factory.mktemp("serve_judge"), texts, spec)
 

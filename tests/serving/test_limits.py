@@ -11,12 +11,13 @@ import pytest
 import torch
 
 from judgerl.core.types import JudgeSample
-from judgerl.judge_spec.families import PromptSpec, render_messages
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.models.generation import SamplingSpec, render_prompts
 from judgerl.models.generation.hf import make_hf_generator
 from judgerl.serving.app import ServeSettings, create_app
 from judgerl.serving.cancel import stops_when
 from judgerl.serving.tokens import context_length
+from tests.prompts import rendered
 from tests.serving.conftest import ScriptedGenerator, live_server
 
 TOKEN = "t0ken"
@@ -57,8 +58,8 @@ def test_prompt_over_the_context_is_413_with_token_counts_before_queuing(hf_gen)
             response_b="95",
             label="a",
         )
-        rendered = render_prompts(tok, [render_messages(sample, PromptSpec(PromptSpec().family, "none"))])[0]
-        n = len(tok(rendered, add_special_tokens=False)["input_ids"])
+        text = render_prompts(tok, [rendered(sample, PromptSpec())])[0]
+        n = len(tok(text, add_special_tokens=False)["input_ids"])
         assert n > 436
         assert r.json() == {
             "error": f"prompt is {n} tokens; the model's context is 500 tokens and 64 are kept for the "

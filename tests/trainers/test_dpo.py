@@ -17,22 +17,17 @@ from judgerl.core.stage import StageContext
 from judgerl.core.types import Verdict
 from judgerl.data_prep import pairs as P
 from judgerl.data_prep.synthetic import make_synthetic_splits, synthetic_sft_trace
-from judgerl.judge_spec.families import PromptSpec, both_orders, render_messages, render_user_turn
+from judgerl.judge_spec.families import PromptSpec, both_orders
 from judgerl.judge_spec.presets import spec_for_prompt
 from judgerl.judge_spec.verdicts import format_trace
 from judgerl.models.loading import load_model_and_tokenizer
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 from judgerl.trainers.dpo import DPOStage, run_dpo
+from tests.prompts import rendered, user_text
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SPEC = PromptSpec("strength", instruction="compact")
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +52,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[di
     pairs = root / "pairs.jsonl"
     write_jsonl(pairs, rows)
     texts = (
-        [render_user_turn(s, SPEC) for s in samples]
-        + [r["chosen"] for r in rows]
-        + [r["rejected"] for r in rows]
+        [user_text(s, SPEC) for s in samples] + [r["chosen"] for r in rows] + [r["rejected"] for r in rows]
     )
     model = make_tiny_judge(
         root / "base", texts * 3, TinyModelSpec(hidden_size=32, layers=1, heads=2, vocab_size=400), seed=0
@@ -158,7 +151,7 @@ def test_malformed_pairs_stop_before_any_model_is_loaded(setup, tmp_path: Path) 
     write_jsonl(path, [rows[0], bad])
     with pytest.raises(DataError, match="pairs row 1: missing 'chosen'"):
         run_dpo(stage(model, path), StageContext("dpo", tmp_path / "dpo"))
-    wrong_prompt = dict(rows[0], prompt=render_messages(make_synthetic_splits(1, 0).train[0], SPEC))
+    wrong_prompt = dict(rows[0], prompt=rendered(make_synthetic_splits(1, 0).train[0], SPEC))
     write_jsonl(path, [wrong_prompt])
     with pytest.raises(DataError, match="pairs row 0: 'prompt' is not the judge prompt"):
         run_dpo(stage(model, path), StageContext("dpo", tmp_path / "dpo"))

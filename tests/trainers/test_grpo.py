@@ -18,7 +18,7 @@ from judgerl.core.stage import StageContext
 from judgerl.core.types import JudgeSample
 from judgerl.data_prep.grpo_data import grpo_rows, pairs_complete
 from judgerl.data_prep.synthetic import make_synthetic_splits, synthetic_sft_trace
-from judgerl.judge_spec.families import PromptSpec, render_user_turn
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.presets import spec_for_prompt
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 from judgerl.recipe import load_recipe
@@ -28,6 +28,7 @@ from judgerl.trainers.curves import curve_summary
 from judgerl.trainers.grpo import run_grpo
 from judgerl.trainers.grpo_config import GRPOStage
 from judgerl.trainers.pair_sampler import PairRepeatSampler
+from tests.prompts import user_text
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = PromptSpec("strength", instruction="compact")
@@ -47,7 +48,7 @@ def _probe(sample: JudgeSample, completion: str, *, partners: list[str] | None =
 def tiny_setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[JudgeSample]]:
     root = tmp_path_factory.mktemp("grpo")
     samples = make_synthetic_splits(8, 2, seed=3).train
-    texts = [render_user_turn(s, SPEC) + synthetic_sft_trace(s) for s in samples]
+    texts = [user_text(s, SPEC) + synthetic_sft_trace(s) for s in samples]
     model = make_tiny_judge(
         root / "model", texts, TinyModelSpec(hidden_size=32, layers=1, heads=2, vocab_size=300)
     )

@@ -21,7 +21,7 @@ from judgerl.core.stage import StageContext
 from judgerl.core.types import Verdict
 from judgerl.data_prep import pairs as P
 from judgerl.data_prep.synthetic import make_synthetic_splits, synthetic_sft_trace
-from judgerl.judge_spec.families import PromptSpec, render_user_turn
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.presets import spec_for_prompt
 from judgerl.judge_spec.verdicts import format_trace
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
@@ -30,17 +30,12 @@ from judgerl.recipe import load_recipe
 from judgerl.trainers.dpo import DPOStage, run_dpo
 from judgerl.trainers.nonfinite import NonFiniteGuard, NonFiniteTraining
 from judgerl.trainers.sft import SFTStage, run_sft
+from tests.prompts import user_text
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 SPEC = PromptSpec("strength", instruction="compact")
 JUDGE = spec_for_prompt(SPEC)
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +50,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
         good = P.Completion(right, Verdict(s.label, s.abs_strength))
         bad = P.Completion(wrong, Verdict("b" if s.label == "a" else "a", s.abs_strength))
         rows.append(P.pair_row(P.item_key(s), s, JUDGE, good, bad, "judge", "critic_negative", "judge_right"))
-    texts = [render_user_turn(s, SPEC) + synthetic_sft_trace(s) for s in samples] + [
-        r["rejected"] for r in rows
-    ]
+    texts = [user_text(s, SPEC) + synthetic_sft_trace(s) for s in samples] + [r["rejected"] for r in rows]
     model = make_tiny_judge(
         root / "model", texts, TinyModelSpec(hidden_size=32, layers=1, heads=2, vocab_size=300)
     )

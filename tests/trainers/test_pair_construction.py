@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 from pydantic import ValidationError
 
 from judgerl.core.jsonl import read_json, read_jsonl
@@ -18,7 +17,7 @@ from judgerl.core.types import JudgeSample
 from judgerl.data_prep.pairs import is_right, read_pairs
 from judgerl.data_prep.sft_format import sft_records
 from judgerl.data_prep.stage import PrepStage, run_prep
-from judgerl.judge_spec.families import PromptSpec, render_messages
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.judge_spec.parser import parse_verdict
 from judgerl.judge_spec.presets import spec_for_prompt
 from judgerl.judge_spec.verdicts import format_trace
@@ -26,19 +25,12 @@ from judgerl.models import generation
 from judgerl.trainers.pair_construction import PairsStage, run_pairs
 from judgerl.trainers.sft import SFTStage, run_sft
 from judgerl.trainers.tiny_model import TinyModelStage, run_tiny_model
+from tests.prompts import rendered
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 SPEC = PromptSpec("strength", instruction="compact")
 CRITIC_SPEC = PromptSpec("strength", hint="positive", instruction="compact")
 N_ITEMS = 48
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +131,7 @@ def test_critic_mode_builds_think_j_pairs_from_real_generations(
     for p in pairs:
         sample = JudgeSample.from_dict(p["sample"])
         index = next(i for i, s in enumerate(samples) if s.id == sample.id)
-        assert p["prompt"] == render_messages(sample, SPEC)  # the judge prompt, never the hinted one
+        assert p["prompt"] == rendered(sample, SPEC)  # the judge prompt, never the hinted one
         judge_text = by_role[("judge", index)]["completions"][0]
         if p["branch"] == "judge_right":
             critic_text = by_role[("critic_negative", index)]["completions"][0]

@@ -13,22 +13,7 @@ from judgerl.core.stage import StageContext
 from judgerl.data_prep.synthetic import make_synthetic_splits
 from judgerl.models import generation
 from judgerl.trainers.pair_construction import PARTIAL, PairsStage, run_pairs
-
-VERDICT = "<think>\nhm\n</think>\n\nTherefore, Response (a) is better, and the strength is [[2]]."
-
-
-class Judge:
-    """`spec.n` verdicts (a) per prompt; raises KeyboardInterrupt on call number `stop_at`."""
-
-    def __init__(self, stop_at: int | None = None) -> None:
-        self.stop_at = stop_at
-        self.calls: list[int] = []
-
-    def generate(self, prompts, spec, progress=True, desc=""):
-        if len(self.calls) + 1 == self.stop_at:
-            raise KeyboardInterrupt
-        self.calls.append(len(prompts))
-        return [[VERDICT] * spec.n for _ in prompts]
+from tests.interrupting import InterruptedJudge
 
 
 def test_pairs_keep_every_finished_batch_when_interrupted(tmp_path: Path, monkeypatch) -> None:
@@ -36,12 +21,12 @@ def test_pairs_keep_every_finished_batch_when_interrupted(tmp_path: Path, monkey
     write_samples(data, make_synthetic_splits(10, 1, seed=5).train)
     stage = PairsStage(judge="scripted", data=str(data), mode="judge_only", samples_per_item=2, batch_size=4)
     out = tmp_path / "pairs"
-    first = Judge(stop_at=3)
+    first = InterruptedJudge(stop_at=3)
     monkeypatch.setattr(generation, "make_generator", lambda *a, **k: first)
     with pytest.raises(KeyboardInterrupt):
         run_pairs(stage, StageContext("pairs", out, progress=False))
     assert first.calls == [4, 4] and len(read_jsonl(out / PARTIAL)) == 8
-    rest = Judge()
+    rest = InterruptedJudge()
     monkeypatch.setattr(generation, "make_generator", lambda *a, **k: rest)
     run_pairs(stage, StageContext("pairs", out, progress=False))
     assert rest.calls == [2]  # the 10th item's batch: only what was missing

@@ -15,13 +15,14 @@ from judgerl.core.stage import StageContext
 from judgerl.data_prep.policy_data import answer_correct, policy_rows, policy_sft_rows
 from judgerl.data_prep.synthetic import make_synthetic_splits, synthetic_sft_trace
 from judgerl.eval.policy_eval import PolicyEvalStage, accuracy_metrics, run_policy_eval
-from judgerl.judge_spec.families import PromptSpec, render_user_turn
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 from judgerl.recipe import load_recipe
 from judgerl.serving.process import JudgeServerProcess
 from judgerl.stages import STAGE_KINDS
 from judgerl.trainers.policy_grpo import JudgeServerSpec, PolicyGRPOStage, policy_reward_funcs
 from judgerl.trainers.sft import SFTStage, run_sft
+from tests.prompts import user_text
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = PromptSpec("strength", instruction="compact")
@@ -32,7 +33,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A 1-layer random model (used as policy and as judge) and 12 synthetic judge samples."""
     root = tmp_path_factory.mktemp("policy")
     samples = make_synthetic_splits(12, 2, seed=5).train
-    texts = [render_user_turn(s, SPEC) + synthetic_sft_trace(s) for s in samples]
+    texts = [user_text(s, SPEC) + synthetic_sft_trace(s) for s in samples]
     model = make_tiny_judge(
         root / "model", texts, TinyModelSpec(hidden_size=32, layers=1, heads=2, vocab_size=300)
     )

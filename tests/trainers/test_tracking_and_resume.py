@@ -9,13 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 
 from judgerl.core.errors import RecipeError, StageError
 from judgerl.core.samples import write_samples
 from judgerl.core.stage import StageContext
 from judgerl.data_prep.synthetic import make_synthetic_splits, synthetic_sft_trace
-from judgerl.judge_spec.families import PromptSpec, render_user_turn
+from judgerl.judge_spec.families import PromptSpec
 from judgerl.models.tiny import TinyModelSpec, make_tiny_judge
 from judgerl.pipeline import config_hash
 from judgerl.recipe import load_recipe
@@ -23,24 +22,19 @@ from judgerl.trainers.grpo_config import GRPOStage
 from judgerl.trainers.sft import SFTStage, run_sft
 from judgerl.trainers.tracking import trackers, tracking
 from judgerl.trainers.verl import VerlPaths, main_ppo_overrides, verl_env
+from tests.prompts import user_text
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC = PromptSpec("strength", instruction="compact")
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("sft")
     samples = make_synthetic_splits(24, 0, seed=5).train
-    texts = [render_user_turn(s, SPEC) + synthetic_sft_trace(s) for s in samples]
+    texts = [user_text(s, SPEC) + synthetic_sft_trace(s) for s in samples]
     model = make_tiny_judge(
         root / "model", texts, TinyModelSpec(hidden_size=32, layers=1, heads=2, vocab_size=300)
     )

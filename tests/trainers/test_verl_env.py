@@ -22,11 +22,12 @@ from omegaconf import OmegaConf  # noqa: E402  (verl brings omegaconf and hydra)
 from judgerl.core.samples import write_samples  # noqa: E402
 from judgerl.core.stage import StageContext  # noqa: E402
 from judgerl.data_prep.synthetic import make_synthetic_splits, synthetic_sft_trace  # noqa: E402
-from judgerl.judge_spec.families import PromptSpec, render_user_turn  # noqa: E402
+from judgerl.judge_spec.families import PromptSpec  # noqa: E402
 from judgerl.models.tokenizer import train_tokenizer  # noqa: E402
 from judgerl.trainers.grpo import run_grpo  # noqa: E402
 from judgerl.trainers.grpo_config import GRPOStage  # noqa: E402
 from judgerl.trainers.verl import VerlPaths, main_ppo_overrides  # noqa: E402
+from tests.prompts import user_text  # noqa: E402
 
 SPEC = PromptSpec("strength", instruction="compact")
 CONFIG_DIR = Path(verl.__file__).resolve().parent / "trainer" / "config"
@@ -68,7 +69,7 @@ def test_rlhf_dataset_reads_the_exported_parquet(tmp_path: Path) -> None:
     assert result.metrics["train_rows"] == 20 and result.metrics["val_rows"] == 8
     samples = make_synthetic_splits(10, 4, seed=2).train
     tokenizer = train_tokenizer(
-        [render_user_turn(s, SPEC) + synthetic_sft_trace(s) for s in samples], vocab_size=300
+        [user_text(s, SPEC) + synthetic_sft_trace(s) for s in samples], vocab_size=300
     )
     config = OmegaConf.create(
         {
